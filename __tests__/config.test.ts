@@ -1,0 +1,61 @@
+import { ConfigError, validateAnswers } from '../generators/app/config.js';
+import { FAILOVER_PROFILES, patroniTimingProblems } from '../generators/app/failover-profiles.js';
+import { QUESTIONS } from '../generators/app/questions.js';
+
+const problemsOf = (raw: Record<string, unknown>): string[] => {
+  try {
+    validateAnswers(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('validateAnswers', () => {
+  it('fills every answer with its default when nothing is given', () => {
+    const { answers } = validateAnswers({});
+    expect(Object.keys(answers).sort()).toEqual(QUESTIONS.map((q) => q.name).sort());
+    expect(answers).toMatchObject({ grafanaReplicas: 2, loadBalancer: 'haproxy', patroniNodes: 3, etcdMembers: 3 });
+    expect(answers.publicUrl).toBe('http://localhost:8080/');
+  });
+
+  it('coerces option strings the way the CLI passes them', () => {
+    const { answers } = validateAnswers({ grafanaReplicas: '4', synchronousReplication: 'false', httpPort: '9000' });
+    expect(answers).toMatchObject({ grafanaReplicas: 4, synchronousReplication: false, httpPort: 9000 });
+    expect(answers.publicUrl).toBe('http://localhost:9000/');
+  });
+
+  it('names every problem at once, with the option that carries it', () => {
+    const problems = problemsOf({
+      projectName: 'Bad_Name',
+      grafanaReplicas: 0,
+      loadBalancer: 'traefik',
+      etcdMembers: 4,
+      patroniNodes: 'three',
+      publicUrl: 'ftp://x',
+      typo: true,
+    });
+    expect(problems).toHaveLength(7);
+    expect(problems.join('\n')).toEqual(expect.stringContaining('--project-name'));
+    for (const option of ['--grafana-replicas', '--load-balancer', '--etcd-members', '--patroni-nodes', '--public-url', '"typo"']) {
+      expect(problems.some((p) => p.includes(option))).toBe(true);
+    }
+  });
+
+  it('warns, but accepts, setups that are not highly available', () => {
+    const { warnings } = validateAnswers({ grafanaReplicas: 1, etcdMembers: 1 });
+    expect(warnings).toHaveLength(2);
+  });
+});
+
+describe('failover profiles', () => {
+  it.each(Object.entries(FAILOVER_PROFILES))('%s satisfies Patroni timing rules', (_name, profile) => {
+    expect(patroniTimingProblems(profile)).toEqual([]);
+  });
+
+  it('detects a timing Patroni would silently rewrite', () => {
+    expect(patroniTimingProblems({ ttl: 20, loopWait: 10, retryTimeout: 10 })).toHaveLength(1);
+    expect(patroniTimingProblems({ ttl: 10, loopWait: 0, retryTimeout: 6 })).toHaveLength(3);
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * Step 1 of the pipeline: raw values (CLI options, prompt answers, a stored or
+ * hand-edited `.yo-rc.json`) → one validated `Answers` object. Every value goes
+ * through the same coercion and validation whatever its source, and all
+ * problems are reported together.
+ */
+import { QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration, nothing was written:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ValidatedAnswers {
+  answers: Answers;
+  /** Valid but worth telling the user (e.g. a setup that is not highly available). */
+  warnings: string[];
+}
+
+type Coerced = { value: unknown } | { problem: string };
+
+/** Options arrive as strings, `.yo-rc.json` as JSON values, prompts as either. */
+export function coerce(question: Pick<Question, 'kind'>, raw: unknown): Coerced {
+  switch (question.kind) {
+    case 'integer': {
+      const n = typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) ? { value: n } : { problem: 'must be a whole number' };
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return { value: raw };
+      if (raw === 'true' || raw === 'yes') return { value: true };
+      if (raw === 'false' || raw === 'no') return { value: false };
+      return { problem: 'must be true or false' };
+    }
+    case 'string':
+      return typeof raw === 'string' ? { value: raw.trim() } : { problem: 'must be text' };
+  }
+}
+
+const describe = (q: Question) => `--${q.option} (${q.name})`;
+
+/** Coerce then validate one value; prompts use this too, so every source is checked alike. */
+export function checkOne(question: Question, raw: unknown, answers: Partial<Answers>): Coerced {
+  const coerced = coerce(question, raw);
+  if ('problem' in coerced) return coerced;
+  const validate = question.validate as (v: unknown, a: Partial<Answers>) => string | undefined;
+  const problem = validate(coerced.value, answers);
+  return problem ? { problem } : coerced;
+}
+
+/**
+ * Validate merged raw values. Missing values take the question's default;
+ * unknown keys (a typo in `.yo-rc.json`) are errors, not silently ignored.
+ */
+export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers {
+  const problems: string[] = [];
+  const known = new Set<string>(QUESTIONS.map((q) => q.name));
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
+  }
+
+  const answers: Partial<Record<AnswerName, unknown>> = {};
+  for (const q of QUESTIONS as readonly Question[]) {
+    const soFar = answers as Partial<Answers>;
+    const given = raw[q.name];
+    if ((q.when && !q.when(soFar)) || given === undefined || given === null) {
+      answers[q.name] = q.default(soFar);
+      continue;
+    }
+    const checked = checkOne(q, given, soFar);
+    if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
+    else answers[q.name] = checked.value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const valid = answers as Answers;
+  return { answers: valid, warnings: warningsFor(valid) };
+}
+
+function warningsFor(a: Answers): string[] {
+  const warnings: string[] = [];
+  if (a.grafanaReplicas === 1) warnings.push('1 Grafana replica is not highly available: a crash or upgrade means downtime.');
+  if (a.dbMode === 'patroni' && a.etcdMembers === 1) {
+    warnings.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
+  }
+  if (a.dbMode === 'patroni' && a.synchronousReplication && a.patroniNodes === 2) {
+    warnings.push(
+      'Synchronous replication with 2 nodes: while the replica is down the primary keeps accepting writes unprotected (synchronous_mode_strict is off to stay available).',
+    );
+  }
+  return warnings;
+}

@@ -1,0 +1,199 @@
+/**
+ * Every question the generator asks, declared once: its answer key, CLI option,
+ * prompt, default and validation. Prompts, options, `.yo-rc.json` and the
+ * `--help` text are all derived from this table.
+ */
+import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
+import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
+
+export const LOAD_BALANCERS = ['haproxy', 'nginx'] as const;
+export type LoadBalancerKind = (typeof LOAD_BALANCERS)[number];
+
+export const DB_MODES = ['patroni'] as const;
+export type DbMode = (typeof DB_MODES)[number];
+
+export const ETCD_SIZES: readonly number[] = [1, 3, 5, 7];
+
+/** The answers as stored in `.yo-rc.json`: plain values, never secrets. */
+export interface Answers {
+  projectName: string;
+  grafanaReplicas: number;
+  grafanaVersion: string;
+  loadBalancer: LoadBalancerKind;
+  httpPort: number;
+  publicUrl: string;
+  dbMode: DbMode;
+  patroniNodes: number;
+  etcdMembers: number;
+  synchronousReplication: boolean;
+  postgresMajor: number;
+  failoverProfile: FailoverProfileName;
+}
+
+export type AnswerName = keyof Answers;
+type ValueKind = 'string' | 'integer' | 'boolean';
+
+export interface Question<K extends AnswerName = AnswerName> {
+  name: K;
+  /** Kebab-case CLI option, e.g. `--grafana-replicas`. */
+  option: string;
+  kind: ValueKind;
+  message: string;
+  /** One line for `--help`. */
+  help: string;
+  choices?: readonly Answers[K][];
+  default: (answers: Partial<Answers>) => Answers[K];
+  /** Asked (and validated) only when this returns true; otherwise the default is kept. */
+  when?: (answers: Partial<Answers>) => boolean;
+  /** Returns a problem description, or undefined when the value is fine. Receives a coerced value. */
+  validate: (value: Answers[K], answers: Partial<Answers>) => string | undefined;
+}
+
+const DNS_LABEL = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const GRAFANA_VERSION = /^\d+\.\d+\.\d+$/;
+
+const integerIn = (min: number, max: number) => (value: number) =>
+  Number.isInteger(value) && value >= min && value <= max ? undefined : `must be a whole number from ${min} to ${max}`;
+
+const oneOf = <T>(choices: readonly T[]) => (value: T) =>
+  choices.includes(value) ? undefined : `must be one of: ${choices.join(', ')}`;
+
+const isPatroni = (answers: Partial<Answers>) => (answers.dbMode ?? 'patroni') === 'patroni';
+
+function validatePublicUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute http(s) URL, e.g. https://grafana.example.com/';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must start with http:// or https://';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  return undefined;
+}
+
+/** `question()` keeps each entry's value type tied to its answer key. */
+const question = <K extends AnswerName>(q: Question<K>): Question<K> => q;
+
+export const QUESTIONS = [
+  question({
+    name: 'projectName',
+    option: 'project-name',
+    kind: 'string',
+    message: 'Stack name (Compose project name and Patroni scope)',
+    help: 'DNS-safe stack name: lower-case letters, digits and dashes',
+    default: () => 'grafana-ha',
+    validate: (v) => (DNS_LABEL.test(v) ? undefined : 'must be 2-32 lower-case letters, digits or dashes, starting with a letter'),
+  }),
+  question({
+    name: 'grafanaReplicas',
+    option: 'grafana-replicas',
+    kind: 'integer',
+    message: 'How many Grafana replicas?',
+    help: 'Number of Grafana replicas behind the load balancer (1 is not highly available)',
+    default: () => 2,
+    validate: integerIn(1, 9),
+  }),
+  question({
+    name: 'grafanaVersion',
+    option: 'grafana-version',
+    kind: 'string',
+    message: 'Grafana version (full image tag of grafana/grafana)',
+    help: 'Pinned grafana/grafana image tag, e.g. 13.2.1',
+    default: () => GRAFANA_DEFAULT_VERSION,
+    validate: (v) => (GRAFANA_VERSION.test(v) ? undefined : 'must be a full version such as 13.2.1'),
+  }),
+  question({
+    name: 'loadBalancer',
+    option: 'load-balancer',
+    kind: 'string',
+    message: 'Load balancer in front of Grafana',
+    help: 'haproxy (active health checks) or nginx (passive checks)',
+    choices: LOAD_BALANCERS,
+    default: () => 'haproxy',
+    validate: oneOf(LOAD_BALANCERS),
+  }),
+  question({
+    name: 'httpPort',
+    option: 'http-port',
+    kind: 'integer',
+    message: 'Host port the load balancer publishes',
+    help: 'The only port the stack publishes on the host',
+    default: () => 8080,
+    validate: integerIn(1, 65535),
+  }),
+  question({
+    name: 'publicUrl',
+    option: 'public-url',
+    kind: 'string',
+    message: 'Public URL users open (Grafana root_url on every replica)',
+    help: 'Public URL of the load balancer; becomes root_url on every replica',
+    default: (a) => `http://localhost:${a.httpPort ?? 8080}/`,
+    validate: validatePublicUrl,
+  }),
+  question({
+    name: 'dbMode',
+    option: 'db-mode',
+    kind: 'string',
+    message: 'Database high availability',
+    help: 'patroni: PostgreSQL made highly available by Patroni and etcd',
+    choices: DB_MODES,
+    default: () => 'patroni',
+    validate: oneOf(DB_MODES),
+  }),
+  question({
+    name: 'patroniNodes',
+    option: 'patroni-nodes',
+    kind: 'integer',
+    message: 'How many PostgreSQL (Patroni) nodes?',
+    help: 'PostgreSQL nodes managed by Patroni: one primary, the rest replicas',
+    default: () => 3,
+    when: isPatroni,
+    validate: integerIn(2, 9),
+  }),
+  question({
+    name: 'etcdMembers',
+    option: 'etcd-members',
+    kind: 'integer',
+    message: 'How many etcd members? (odd, so a majority survives)',
+    help: 'etcd cluster size: 1, 3, 5 or 7 (1 is not highly available)',
+    choices: ETCD_SIZES,
+    default: () => 3,
+    when: isPatroni,
+    validate: oneOf(ETCD_SIZES),
+  }),
+  question({
+    name: 'synchronousReplication',
+    option: 'synchronous-replication',
+    kind: 'boolean',
+    message: 'Synchronous replication (no acknowledged write lost on failover)?',
+    help: 'Patroni synchronous_mode: zero loss of acknowledged commits on failover',
+    default: () => true,
+    when: isPatroni,
+    validate: () => undefined,
+  }),
+  question({
+    name: 'postgresMajor',
+    option: 'postgres-major',
+    kind: 'integer',
+    message: 'PostgreSQL major version',
+    help: `PostgreSQL major version: ${Object.keys(POSTGRES_IMAGES).join(', ')}`,
+    choices: Object.keys(POSTGRES_IMAGES).map(Number).sort((a, b) => b - a),
+    default: () => POSTGRES_DEFAULT_MAJOR,
+    when: isPatroni,
+    validate: oneOf(Object.keys(POSTGRES_IMAGES).map(Number)),
+  }),
+  question({
+    name: 'failoverProfile',
+    option: 'failover-profile',
+    kind: 'string',
+    message: 'Failover timing',
+    help: Object.entries(FAILOVER_PROFILES)
+      .map(([name, p]) => `${name} (ttl ${p.ttl}s)`)
+      .join(' or '),
+    choices: Object.keys(FAILOVER_PROFILES) as FailoverProfileName[],
+    default: () => 'fast',
+    when: isPatroni,
+    validate: oneOf(Object.keys(FAILOVER_PROFILES)),
+  }),
+] as const satisfies readonly Question<any>[];

@@ -1,0 +1,66 @@
+/**
+ * grafana.ini, shared by every replica: the same root_url and secret_key
+ * everywhere, secrets read from Docker secrets with Grafana's $__file{} syntax.
+ */
+import { stringify } from 'ini';
+import type { Topology } from '../topology.js';
+import { secretPath } from './paths.js';
+
+/** Well below the DB router's 30 min client/server timeouts, so HAProxy never cuts a pooled connection first. */
+export const GRAFANA_CONN_MAX_LIFETIME_S = 600;
+/** Replicas started together race for the migration lock; the loser waits this long instead of exiting. */
+export const GRAFANA_MIGRATION_LOCK_WAIT_S = 120;
+
+export function grafanaIniObject(t: Topology) {
+  const { grafana, dbRouter, secrets } = t;
+  const gossipPort = grafana.replicas[0].gossipPort;
+  return {
+    server: {
+      http_port: grafana.replicas[0].httpPort,
+      root_url: grafana.publicUrl,
+      // Behind a load balancer every replica must build links, redirects and cookies for the public URL.
+      enforce_domain: false,
+    },
+    database: {
+      type: 'postgres',
+      host: `${dbRouter.name}:${dbRouter.primaryPort}`,
+      name: grafana.database.name,
+      user: grafana.database.user,
+      password: `$__file{${secretPath(secrets.grafanaDb)}}`,
+      // Traffic stays on the internal `app` network; see the stack README for TLS.
+      ssl_mode: 'disable',
+      max_open_conn: 20,
+      max_idle_conn: 5,
+      conn_max_lifetime: GRAFANA_CONN_MAX_LIFETIME_S,
+      migration_locking: true,
+      locking_attempt_timeout_sec: GRAFANA_MIGRATION_LOCK_WAIT_S,
+    },
+    remote_cache: {
+      // Sessions and cache live in the shared database: no sticky sessions needed.
+      type: 'database',
+    },
+    security: {
+      admin_user: 'admin',
+      admin_password: `$__file{${secretPath(secrets.grafanaAdmin)}}`,
+      secret_key: `$__file{${secretPath(secrets.grafanaSecretKey)}}`,
+      cookie_secure: grafana.publicUrl.startsWith('https:'),
+      disable_initial_admin_creation: false,
+    },
+    unified_alerting: {
+      enabled: true,
+      // Without gossip every replica would send every notification (grafana/grafana#53990).
+      ha_peers: grafana.replicas.map((r) => `${r.name}:${r.gossipPort}`).join(','),
+      ha_listen_address: `0.0.0.0:${gossipPort}`,
+      ha_peer_timeout: '15s',
+    },
+    analytics: {
+      reporting_enabled: false,
+      check_for_updates: false,
+    },
+    log: {
+      mode: 'console',
+    },
+  };
+}
+
+export const renderGrafanaIni = (t: Topology) => stringify(grafanaIniObject(t), { whitespace: true });

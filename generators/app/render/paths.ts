@@ -1,0 +1,10 @@
+/** Where things are mounted inside the containers. */
+import type { SecretSpec } from '../topology.js';
+
+/** Compose mounts each secret at /run/secrets/<name>. */
+export const secretPath = (s: SecretSpec) => `/run/secrets/${s.name}`;
+
+export const PATRONI_CONFIG_IN_CONTAINER = '/etc/patroni/patroni.yml';
+export const GRAFANA_INI_IN_CONTAINER = '/etc/grafana/grafana.ini';
+export const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
+export const NGINX_CONF_IN_CONTAINER = '/etc/nginx/nginx.conf';

@@ -1,0 +1,155 @@
+/**
+ * Step 2 of the pipeline: validated answers → the topology of the stack. Every
+ * service name, port, network, peer list and secret is decided here, once;
+ * the renderers only lay these facts out in each file's format.
+ */
+import { IMAGES, PATRONI_PIP_SPEC, POSTGRES_IMAGES } from './catalog.js';
+import { FAILOVER_PROFILES, type PatroniTiming } from './failover-profiles.js';
+import type { Answers, LoadBalancerKind } from './questions.js';
+
+/** Networks: only `edge` reaches the host; `app` and `db` are internal. */
+export const NETWORKS = {
+  /** Load balancer ↔ Grafana replicas (and Grafana's alerting gossip). */
+  edge: 'edge',
+  /** Grafana replicas ↔ the database router. */
+  app: 'app',
+  /** Database router ↔ Patroni nodes ↔ etcd. */
+  db: 'db',
+} as const;
+
+export interface EtcdMember {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  peerUrl: string;
+  clientUrl: string;
+}
+
+export interface PatroniNode {
+  name: string;
+  postgresPort: number;
+  restApiPort: number;
+  /** Mounted into the node as /etc/patroni/patroni.yml. */
+  configFile: string;
+}
+
+export interface GrafanaReplica {
+  name: string;
+  httpPort: number;
+  /** Unified alerting memberlist gossip (TCP and UDP). */
+  gossipPort: number;
+}
+
+export interface SecretSpec {
+  name: string;
+  file: string;
+  purpose: string;
+}
+
+export interface Topology {
+  project: string;
+  answers: Answers;
+  etcd: { members: EtcdMember[]; image: string };
+  patroni: {
+    nodes: PatroniNode[];
+    timing: PatroniTiming;
+    synchronous: boolean;
+    postgresMajor: number;
+    baseImage: string;
+    pipSpec: string;
+    dataDir: string;
+    binDir: string;
+  };
+  /** HAProxy in front of PostgreSQL: follows the Patroni leader via its REST API. */
+  dbRouter: {
+    name: string;
+    primaryPort: number;
+    replicaPort: number;
+    /** HTTP port answering 200 only while exactly one primary is routable. */
+    statusPort: number;
+    image: string;
+  };
+  grafana: {
+    replicas: GrafanaReplica[];
+    image: string;
+    publicUrl: string;
+    database: { name: string; user: string };
+  };
+  loadBalancer: {
+    name: string;
+    kind: LoadBalancerKind;
+    image: string;
+    /** Unprivileged port inside the container; published as `publishedPort`. */
+    listenPort: number;
+    publishedPort: number;
+    /** HTTP port for the load balancer's own health (HAProxy stats / nginx status). */
+    statusPort: number;
+  };
+  secrets: Record<SecretKey, SecretSpec>;
+}
+
+export type SecretKey =
+  | 'postgresSuperuser'
+  | 'postgresReplication'
+  | 'patroniRestApi'
+  | 'grafanaDb'
+  | 'grafanaSecretKey'
+  | 'grafanaAdmin';
+
+const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `secrets/${name}`, purpose });
+
+export const SECRETS: Record<SecretKey, SecretSpec> = {
+  postgresSuperuser: secret('postgres-superuser-password', 'PostgreSQL superuser (postgres), used by Patroni'),
+  postgresReplication: secret('postgres-replication-password', 'PostgreSQL replication user (replicator)'),
+  patroniRestApi: secret('patroni-restapi-password', "Patroni REST API's unsafe methods (user patroni)"),
+  grafanaDb: secret('grafana-db-password', "Grafana's PostgreSQL role (grafana)"),
+  grafanaSecretKey: secret('grafana-secret-key', 'Grafana [security] secret_key: encrypts data source secrets'),
+  grafanaAdmin: secret('grafana-admin-password', 'Grafana admin user, applied on the first start only'),
+};
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+export function buildTopology(answers: Answers): Topology {
+  const etcdMembers = range(answers.etcdMembers).map((i): EtcdMember => {
+    const name = `etcd-${i}`;
+    return { name, clientPort: 2379, peerPort: 2380, peerUrl: `http://${name}:2380`, clientUrl: `http://${name}:2379` };
+  });
+  const patroniNodes = range(answers.patroniNodes).map(
+    (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `patroni/pg-${i}.yml` }),
+  );
+  const replicas = range(answers.grafanaReplicas).map(
+    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094 }),
+  );
+
+  return {
+    project: answers.projectName,
+    answers,
+    etcd: { members: etcdMembers, image: IMAGES.etcd },
+    patroni: {
+      nodes: patroniNodes,
+      timing: FAILOVER_PROFILES[answers.failoverProfile],
+      synchronous: answers.synchronousReplication,
+      postgresMajor: answers.postgresMajor,
+      baseImage: POSTGRES_IMAGES[answers.postgresMajor],
+      pipSpec: PATRONI_PIP_SPEC,
+      dataDir: '/var/lib/postgresql/data/pgdata',
+      binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
+    },
+    dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
+    grafana: {
+      replicas,
+      image: IMAGES.grafana(answers.grafanaVersion),
+      publicUrl: answers.publicUrl,
+      database: { name: 'grafana', user: 'grafana' },
+    },
+    loadBalancer: {
+      name: 'lb',
+      kind: answers.loadBalancer,
+      image: answers.loadBalancer === 'haproxy' ? IMAGES.haproxy : IMAGES.nginx,
+      listenPort: 8080,
+      publishedPort: answers.httpPort,
+      statusPort: 8404,
+    },
+    secrets: SECRETS,
+  };
+}

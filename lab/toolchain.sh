@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the folder of real programs the tests run: a minimal Debian "forky"
+# tree (debootstrap) whose packages match the images the generated stack pins
+# (HAProxy 3.2, nginx 1.30, Patroni 4.1, etcd 3.5, PostgreSQL 18/17).
+# Debian 12's own packages are too old for the generated configs (HAProxy 2.6
+# lacks init-state, nginx 1.22 lacks `server ... resolve`, Patroni 3.0).
+# Needs root and debootstrap. Idempotent: a stamp file records a finished build.
+set -euo pipefail
+
+root="${GGHA_TOOLCHAIN:-/var/cache/generator-grafana-ha/forky}"
+suite="${GGHA_TOOLCHAIN_SUITE:-forky}"
+mirror="${GGHA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+packages=(patroni etcd-server etcd-client haproxy nginx-light postgresql-18 postgresql-17 python3-psycopg2 iproute2 procps curl ca-certificates)
+stamp="$root/.ggha-toolchain"
+want="$suite ${packages[*]}"
+
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  echo "toolchain: ready in $root"
+  exit 0
+fi
+if [[ $EUID -ne 0 ]]; then
+  echo "toolchain: needs root (debootstrap, chroot)" >&2
+  exit 1
+fi
+command -v debootstrap >/dev/null || { echo "toolchain: install debootstrap first (apt-get install debootstrap)" >&2; exit 1; }
+
+mkdir -p "$root"
+if [[ ! -x "$root/usr/bin/apt-get" ]]; then
+  debootstrap --variant=minbase "$suite" "$root" "$mirror"
+fi
+# Daemons must not start inside the tree while packages install.
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+trap 'umount "$root/proc" 2>/dev/null || true' EXIT
+chroot "$root" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+chroot "$root" apt-get clean
+echo "$want" > "$stamp"
+echo "toolchain: built in $root"
+chroot "$root" sh -c 'haproxy -v | head -1; nginx -v 2>&1; patroni --version; etcd --version | head -1; ls /usr/lib/postgresql'
