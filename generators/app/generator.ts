@@ -5,12 +5,12 @@
  *   answers/options ─► validateAnswers ─► buildTopology ─► renderStack ─► files
  */
 import Generator from 'yeoman-generator';
-import { existsSync, type Stats } from 'node:fs';
+import { existsSync, mkdirSync, type Stats } from 'node:fs';
 import { checkOne, validateAnswers } from './config.js';
 import { QUESTIONS, type Answers, type Question } from './questions.js';
 import { renderStack } from './render/index.js';
-import { generateSecret, missingSecrets, SECRET_FILE_MODE } from './secrets.js';
-import { buildTopology, type Topology } from './topology.js';
+import { generateSecret, missingSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
+import { buildTopology, SECRETS_DIR, type Topology } from './topology.js';
 
 /** mem-fs-editor takes the file mode from a Stats-like object and applies it on commit. */
 const withMode = (mode?: number) => (mode === undefined ? undefined : { stat: { mode } as Stats });
@@ -88,7 +88,12 @@ export default class GrafanaHaGenerator extends Generator {
       this.fs.write(this.destinationPath(file.path), file.contents, withMode(file.mode));
     }
     const specs = Object.values(topology.secrets);
-    for (const spec of missingSecrets(specs, (file) => existsSync(this.destinationPath(file)))) {
+    const missing = missingSecrets(specs, (file) => existsSync(this.destinationPath(file)));
+    if (missing.length > 0) {
+      // Created owner-only before any secret lands in it (mem-fs would create it 0755).
+      mkdirSync(this.destinationPath(SECRETS_DIR), { recursive: true, mode: SECRETS_DIR_MODE });
+    }
+    for (const spec of missing) {
       this.fs.write(this.destinationPath(spec.file), generateSecret(), withMode(SECRET_FILE_MODE));
     }
   }

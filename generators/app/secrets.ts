@@ -5,8 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretSpec } from './topology.js';
 
-/** Owner read/write only. */
-export const SECRET_FILE_MODE = 0o600;
+/**
+ * Compose bind-mounts file secrets with their host owner and mode (uid/gid/mode
+ * are ignored without Swarm, docker/compose#9648), so a 0600 file would be
+ * unreadable for Grafana (uid 472) or PostgreSQL (uid 999) in their containers.
+ * The files are world-readable; the folder holding them is owner-only, which
+ * keeps every other host user out.
+ */
+export const SECRET_FILE_MODE = 0o644;
+export const SECRETS_DIR_MODE = 0o700;
 
 /** 256 random bits, URL-safe: valid unquoted in YAML, INI, URLs and SQL literals alike. */
 export const generateSecret = (): string => randomBytes(32).toString('base64url');

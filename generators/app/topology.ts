@@ -96,7 +96,8 @@ export type SecretKey =
   | 'grafanaSecretKey'
   | 'grafanaAdmin';
 
-const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `secrets/${name}`, purpose });
+export const SECRETS_DIR = 'secrets';
+const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `${SECRETS_DIR}/${name}`, purpose });
 
 export const SECRETS: Record<SecretKey, SecretSpec> = {
   postgresSuperuser: secret('postgres-superuser-password', 'PostgreSQL superuser (postgres), used by Patroni'),

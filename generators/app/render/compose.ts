@@ -14,12 +14,14 @@ import {
 /** Enough for Patroni to checkpoint, stop PostgreSQL and release the leader key (Docker's default is 10 s). */
 export const PATRONI_STOP_GRACE = '60s';
 
-const hardening = {
-  security_opt: ['no-new-privileges:true'],
-  cap_drop: ['ALL'],
-};
+/** For services whose image runs as a non-root user and needs no capability. */
+const hardening = () => ({ cap_drop: ['ALL'] });
 
-const memoryLimit = (limit: string) => ({ deploy: { resources: { limits: { memory: limit } } } });
+/** Memory limit, then no-new-privileges: the last keys in dclint's order. */
+const memoryLimit = (limit: string) => ({
+  deploy: { resources: { limits: { memory: limit } } },
+  security_opt: ['no-new-privileges:true'],
+});
 
 /**
  * An HTTP probe for images without curl/wget (HAProxy, nginx, PostgreSQL are
@@ -49,11 +51,12 @@ export function composeObject(t: Topology) {
   const volumes: Record<string, Record<string, never>> = {};
   const initialCluster = etcd.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
 
+  // Keys in each service follow the conventional order (dclint's service-keys-order).
   for (const member of etcd.members) {
     volumes[`${member.name}-data`] = {};
     services[member.name] = {
       image: etcd.image,
-      restart: 'unless-stopped',
+      volumes: [`${member.name}-data:/var/lib/etcd`],
       environment: {
         ETCD_NAME: member.name,
         ETCD_DATA_DIR: '/var/lib/etcd',
@@ -65,11 +68,11 @@ export function composeObject(t: Topology) {
         ETCD_INITIAL_CLUSTER_STATE: 'new',
         ETCD_INITIAL_CLUSTER_TOKEN: t.project,
       },
-      volumes: [`${member.name}-data:/var/lib/etcd`],
       networks: [NETWORKS.db],
+      restart: 'unless-stopped',
       // The etcd image is distroless: no shell, but etcdctl is there.
-      healthcheck: healthcheck(['CMD', 'etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health']),
-      ...hardening,
+      healthcheck: healthcheck(['CMD', 'etcdctl', `--endpoints=http://127.0.0.1:${member.clientPort}`, 'endpoint', 'health']),
+      ...hardening(),
       ...memoryLimit('256m'),
     };
   }
@@ -78,32 +81,31 @@ export function composeObject(t: Topology) {
     volumes[`${node.name}-data`] = {};
     services[node.name] = {
       build: { context: './patroni/image' },
-      image: `${t.project}/patroni:pg${patroni.postgresMajor}`,
-      restart: 'unless-stopped',
-      // SIGTERM goes straight to Patroni (the entrypoint execs it), which stops PostgreSQL and hands over the leader key.
-      stop_signal: 'SIGTERM',
-      stop_grace_period: PATRONI_STOP_GRACE,
-      shm_size: '256m',
+      depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
       volumes: [`${node.name}-data:/var/lib/postgresql/data`, `./${node.configFile}:${PATRONI_CONFIG_IN_CONTAINER}:ro`],
       secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
       networks: [NETWORKS.db],
-      depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
+      restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${node.restApiPort}/health`], '120s'),
-      security_opt: hardening.security_opt,
+      // No cap_drop: the PostgreSQL image needs its default capabilities on its data directory.
       ...memoryLimit('1g'),
+      shm_size: '256m',
+      // SIGTERM reaches Patroni itself (the entrypoint execs it): it stops PostgreSQL and hands over the leader key.
+      stop_grace_period: PATRONI_STOP_GRACE,
+      stop_signal: 'SIGTERM',
     };
   }
 
   services[dbRouter.name] = {
     image: dbRouter.image,
-    restart: 'unless-stopped',
-    volumes: [`./db-router/haproxy.cfg:${HAPROXY_CFG_IN_CONTAINER}:ro`],
-    networks: [NETWORKS.app, NETWORKS.db],
     // Started, not healthy: the router follows whichever node Patroni makes primary.
     depends_on: Object.fromEntries(patroni.nodes.map((n) => [n.name, { condition: 'service_started' }])),
+    volumes: [`./db-router/haproxy.cfg:${HAPROXY_CFG_IN_CONTAINER}:ro`],
+    networks: [NETWORKS.app, NETWORKS.db],
+    restart: 'unless-stopped',
     // Healthy only while exactly one primary is routable.
     healthcheck: healthcheck(httpProbe(dbRouter.statusPort, '/primary-ready'), '120s'),
-    ...hardening,
+    ...hardening(),
     ...memoryLimit('128m'),
   };
 
@@ -111,13 +113,13 @@ export function composeObject(t: Topology) {
     volumes[`${replica.name}-data`] = {};
     services[replica.name] = {
       image: grafana.image,
-      restart: 'unless-stopped',
+      depends_on: { [dbRouter.name]: { condition: 'service_healthy' } },
       volumes: [`${replica.name}-data:/var/lib/grafana`, `./grafana/grafana.ini:${GRAFANA_INI_IN_CONTAINER}:ro`],
       secrets: uses(secrets.grafanaDb, secrets.grafanaSecretKey, secrets.grafanaAdmin),
       networks: [NETWORKS.edge, NETWORKS.app],
-      depends_on: { [dbRouter.name]: { condition: 'service_healthy' } },
+      restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${replica.httpPort}/api/health`], '120s'),
-      ...hardening,
+      ...hardening(),
       ...memoryLimit('512m'),
     };
   }
@@ -128,14 +130,15 @@ export function composeObject(t: Topology) {
       : `./lb/nginx.conf:${NGINX_CONF_IN_CONTAINER}:ro`;
   services[loadBalancer.name] = {
     image: loadBalancer.image,
-    restart: 'unless-stopped',
-    ports: [`${loadBalancer.publishedPort}:${loadBalancer.listenPort}`],
-    volumes: [lbConfig],
-    networks: [NETWORKS.edge],
     // Started, not healthy: one broken replica must not keep the load balancer down; its own checks skip it.
     depends_on: Object.fromEntries(grafana.replicas.map((r) => [r.name, { condition: 'service_started' }])),
+    volumes: [lbConfig],
+    // The only published port of the stack, on every host interface as a public entry point should be.
+    ports: [{ target: loadBalancer.listenPort, published: String(loadBalancer.publishedPort), host_ip: '0.0.0.0', protocol: 'tcp' }],
+    networks: [NETWORKS.edge],
+    restart: 'unless-stopped',
     healthcheck: healthcheck(httpProbe(loadBalancer.statusPort, '/healthz'), '10s'),
-    ...hardening,
+    ...hardening(),
     ...memoryLimit('128m'),
   };
 

@@ -3,7 +3,7 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  */
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
-import type { Topology } from '../topology.js';
+import { SECRETS_DIR, type Topology } from '../topology.js';
 import { composeObject, renderCompose, PATRONI_STOP_GRACE } from './compose.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js';
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
@@ -86,7 +86,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         database: grafana.database.name,
       }),
     },
-    { path: '.gitignore', contents: renderTemplate('stack/gitignore', { secretsDir: 'secrets/' }) },
+    { path: '.gitignore', contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
     {
       path: 'README.md',
       contents: renderTemplate('stack/README.md', {

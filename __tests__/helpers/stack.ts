@@ -1,0 +1,43 @@
+/** Shared by the tests: generate a stack in memory or on disk, and read it back. */
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import helpers from 'yeoman-test';
+import { validateAnswers } from '../../generators/app/config.js';
+import type { Answers } from '../../generators/app/questions.js';
+import { renderStack } from '../../generators/app/render/index.js';
+import { buildTopology } from '../../generators/app/topology.js';
+
+/** The compiled generator, exactly as `yo` loads it (npm test builds first). */
+export const GENERATOR = fileURLToPath(new URL('../../generators/app/index.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/grafana-ha.js', import.meta.url));
+
+export const topologyFor = (raw: Partial<Answers> = {}) => buildTopology(validateAnswers(raw).answers);
+
+/** The pure pipeline's files as a path → contents map. */
+export const filesFor = (raw: Partial<Answers> = {}) =>
+  Object.fromEntries(renderStack(topologyFor(raw)).map((f) => [f.path, f.contents]));
+
+/** Every file under `dir` as a path → contents map (paths relative, sorted). */
+export function readTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(dir, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix));
+
+/**
+ * Runs the real generator with options only (as CI would), in `cwd` or a fresh
+ * folder of our own (yeoman-test deletes its own temporary folders on the next run).
+ */
+export const generate = (options: Record<string, unknown>, cwd = freshDir()) =>
+  helpers.run(GENERATOR).withOptions({ defaults: true, ...options }).cd(cwd);

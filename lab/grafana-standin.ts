@@ -1,0 +1,169 @@
+/**
+ * Grafana STAND-IN (not Grafana: Grafana has no Debian package). A small HTTP
+ * server that uses its database the way Grafana does, so the lab can measure
+ * what Grafana's users would see during failures:
+ *  - reads grafana.ini like Grafana: `[server] http_port`, `[database] host,
+ *    name, user, password, ssl_mode, max_open_conn, conn_max_lifetime`, with
+ *    `$__file{...}` / `$__env{...}` expansion and GF_<SECTION>_<KEY> overrides;
+ *  - one connection pool to `[database] host` (the DB router), recycled after
+ *    conn_max_lifetime;
+ *  - GET /api/health: SELECT 1 through that pool, result cached 5 s; 200
+ *    {"database":"ok"} or 503 {"database":"failing"} (Grafana's semantics);
+ *  - GET /healthz: 200 while the web server is up;
+ *  - POST /api/standin/writes: inserts a row and answers with its id only
+ *    after COMMIT; GET /api/standin/writes lists the ids;
+ *  - GET /api/standin/ping: answers without touching the database.
+ * Every answer carries `X-Standin-Instance: <hostname>`.
+ *
+ * Usage: node grafana-standin.js /etc/grafana/grafana.ini
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import pg from 'pg';
+
+type Ini = Record<string, Record<string, string>>;
+
+/** Grafana's own expansion: $__file{path} (trimmed contents) and $__env{NAME}. */
+export function expandValue(value: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): string {
+  return value
+    .replace(/\$__file\{([^}]*)\}/g, (_, p: string) => readFile(p.trim()).trim())
+    .replace(/\$__env\{([^}]*)\}/g, (_, n: string) => process.env[n.trim()] ?? '');
+}
+
+/** Parses grafana.ini and applies GF_<SECTION>_<KEY> environment overrides. */
+export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini {
+  const ini: Ini = {};
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      section = header[1].trim();
+      ini[section] ??= {};
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    (ini[section] ??= {})[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^GF_([A-Z0-9]+)_(.+)$/.exec(k);
+    if (!m || v === undefined || k.endsWith('__FILE')) continue;
+    (ini[m[1].toLowerCase()] ??= {})[m[2].toLowerCase()] = v;
+  }
+  return ini;
+}
+
+const HEALTH_CACHE_MS = 5000; // Grafana caches the /api/health database check for 5 s.
+
+function main(): void {
+  const configPath = process.argv[2] ?? '/etc/grafana/grafana.ini';
+  const ini = parseGrafanaIni(readFileSync(configPath, 'utf8'), process.env);
+  const db = ini.database ?? {};
+  const get = (s: Ini[string], k: string, d: string) => expandValue(s?.[k] ?? d);
+  const [dbHost, dbPort] = get(db, 'host', '127.0.0.1:5432').split(':');
+  const instance = hostname();
+  const log = (msg: string) => console.log(`${new Date().toISOString()} grafana-standin ${instance}: ${msg}`);
+
+  const pool = new pg.Pool({
+    host: dbHost,
+    port: Number(dbPort ?? 5432),
+    database: get(db, 'name', 'grafana'),
+    user: get(db, 'user', 'root'),
+    password: get(db, 'password', ''),
+    ssl: get(db, 'ssl_mode', 'disable') === 'disable' ? false : { rejectUnauthorized: get(db, 'ssl_mode', '') === 'verify-full' },
+    max: Number(get(db, 'max_open_conn', '0')) || 100,
+    maxLifetimeSeconds: Number(get(db, 'conn_max_lifetime', '14400')),
+    // Stand-in bounds (Grafana relies on the OS): keep a dead route from hanging a request forever.
+    connectionTimeoutMillis: 5000,
+    query_timeout: 10_000,
+  });
+  pool.on('error', (e) => log(`idle connection error: ${e.message}`));
+
+  let health: { ok: boolean; at: number } | null = null;
+  async function databaseHealthy(): Promise<boolean> {
+    if (health && Date.now() - health.at < HEALTH_CACHE_MS) return health.ok;
+    let ok = false;
+    try {
+      await pool.query('SELECT 1');
+      ok = true;
+    } catch (e) {
+      log(`health query failed: ${(e as Error).message}`);
+    }
+    health = { ok, at: Date.now() };
+    return ok;
+  }
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-standin-instance': instance });
+    res.end(JSON.stringify(body));
+  };
+
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (path === '/healthz') return send(res, 200, 'Ok');
+      if (path === '/api/health') {
+        const ok = await databaseHealthy();
+        return send(res, ok ? 200 : 503, { database: ok ? 'ok' : 'failing', version: 'stand-in' });
+      }
+      if (path === '/api/standin/ping') return send(res, 200, { instance });
+      if (path === '/api/standin/writes' && req.method === 'POST') {
+        // Autocommit: the id is returned only once COMMIT has succeeded (and, in
+        // synchronous mode, once the sync standby has confirmed it).
+        const r = await pool.query('INSERT INTO standin_writes (instance) VALUES ($1) RETURNING id', [instance]);
+        return send(res, 200, { id: Number(r.rows[0].id), instance });
+      }
+      if (path === '/api/standin/writes') {
+        const r = await pool.query('SELECT id FROM standin_writes ORDER BY id');
+        return send(res, 200, { ids: r.rows.map((x) => Number(x.id)) });
+      }
+      return send(res, 404, { message: 'not found' });
+    } catch (e) {
+      return send(res, 500, { message: (e as Error).message });
+    }
+  });
+
+  // Grafana runs its migrations before serving, under a DB lock so that
+  // replicas started together do not race (migration_locking).
+  async function migrate(): Promise<void> {
+    const deadline = Date.now() + 1000 * Number(get(db, 'locking_attempt_timeout_sec', '0') || 60);
+    for (;;) {
+      const client = await pool.connect().catch((e) => e as Error);
+      try {
+        if (client instanceof Error) throw client;
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(4711)');
+        await client.query('CREATE TABLE IF NOT EXISTS standin_writes (id bigserial PRIMARY KEY, instance text, at timestamptz DEFAULT now())');
+        await client.query('COMMIT');
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        log(`migration waiting for the database: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        if (!(client instanceof Error)) client.release();
+      }
+    }
+  }
+
+  const port = Number(get(ini.server ?? {}, 'http_port', '3000'));
+  const addr = get(ini.server ?? {}, 'http_addr', '') || undefined;
+  migrate().then(
+    () => server.listen(port, addr, () => log(`listening on :${port}, database ${dbHost}:${dbPort}`)),
+    (e) => {
+      log(`migration failed: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+  process.on('SIGTERM', () => {
+    log('SIGTERM: shutting down');
+    server.close();
+    server.closeAllConnections();
+    pool.end().finally(() => process.exit(0));
+  });
+}
+
+if (process.argv[1]?.endsWith('grafana-standin.js')) main();

@@ -1,0 +1,58 @@
+/**
+ * Running host commands from the lab. Every call is bounded in time, and a
+ * failure carries the command and its stderr so a broken step is obvious.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; never throws (the caller decides what a failure means). */
+export function tryRun(argv: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Runs a command and throws with its stderr if it fails. */
+export async function run(argv: string[], timeoutMs = 30_000): Promise<string> {
+  const r = await tryRun(argv, timeoutMs);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} → exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/** Synchronous variant for exit handlers, where nothing asynchronous runs any more. */
+export function runSyncQuiet(argv: string[]): string {
+  try {
+    return execFileSync(argv[0], argv.slice(1), { timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return '';
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** Quotes one word for /bin/sh. */
+export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

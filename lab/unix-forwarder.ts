@@ -1,0 +1,35 @@
+/**
+ * The lab's window into its namespaces. Runs in the `ggha-client` namespace
+ * (a plain client on the stack's network, like a user's machine) and exposes
+ * each service port as a Unix socket in the lab's temp folder, so the test
+ * process on the host can reach services without the host joining the network.
+ * The socket is named `.s.PGSQL.<port>` so that PostgreSQL clients can use the
+ * folder as their `host`.
+ *
+ * Usage: node unix-forwarder.js <routes.json>  ([{ socket, host, port }])
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+
+interface Route {
+  socket: string;
+  host: string;
+  port: number;
+}
+
+const routes: Route[] = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+for (const route of routes) {
+  rmSync(route.socket, { force: true });
+  createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ host: route.host, port: route.port, allowHalfOpen: true });
+    upstream.setTimeout(5000, () => upstream.destroy()); // connect timeout only
+    upstream.on('connect', () => upstream.setTimeout(0));
+    client.pipe(upstream).on('error', () => client.destroy());
+    upstream.pipe(client).on('error', () => upstream.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }).listen(route.socket);
+}
+console.log(`forwarding ${routes.length} ports`);
