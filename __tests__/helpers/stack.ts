@@ -1,7 +1,7 @@
 /** Shared by the tests: generate a stack in memory or on disk, and read it back. */
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import helpers from 'yeoman-test';
 import { validateAnswers } from '../../generators/app/config.js';
@@ -31,6 +31,16 @@ export function readTree(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** Writes the pure pipeline's files for `raw` into a fresh folder. */
+export function writeStack(raw: Partial<Answers> = {}): string {
+  const dir = freshDir();
+  for (const [path, contents] of Object.entries(filesFor(raw))) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), contents);
+  }
+  return dir;
 }
 
 export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix));

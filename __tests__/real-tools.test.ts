@@ -1,0 +1,109 @@
+/**
+ * The generated files, read by the programs that will read them in production:
+ * HAProxy 3.2, nginx 1.30 and Patroni 4.1 from the Debian toolchain (same
+ * minor versions as the pinned images), and the Compose Specification schema
+ * through dclint.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Answers } from '../generators/app/questions.js';
+import { topologyFor, writeStack } from './helpers/stack.js';
+import { describeWithToolchain, runInToolchain } from './helpers/toolchain.js';
+
+const DCLINT = fileURLToPath(new URL('../node_modules/.bin/dclint', import.meta.url));
+
+const STACKS: Partial<Answers>[] = [
+  {},
+  { loadBalancer: 'nginx' },
+  { loadBalancer: 'nginx', grafanaReplicas: 1, patroniNodes: 2, etcdMembers: 1 },
+  { loadBalancer: 'haproxy', grafanaReplicas: 5, patroniNodes: 5, etcdMembers: 5, failoverProfile: 'upstream' },
+];
+const label = (raw: Partial<Answers>) => JSON.stringify(raw);
+
+/** HAProxy warns that the stack's host names do not resolve outside Docker; anything else is a finding. */
+const unexpectedHaproxyLines = (output: string) =>
+  output.split('\n').filter((line) => /WARNING|ALERT/.test(line) && !/could not resolve address/.test(line));
+
+describe.each(STACKS)('compose.yaml of %j against the Compose Specification (dclint)', (raw) => {
+  it('has no schema or lint error', () => {
+    const dir = writeStack(raw);
+    // Services are in dependency order (etcd, PostgreSQL, router, Grafana, LB), not alphabetical, on purpose.
+    const run = spawnSync(DCLINT, ['compose.yaml', '--disable-rule', 'services-alphabetical-order', '--max-warnings', '0'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect({ status: run.status, output: (run.stdout + run.stderr).trim() }).toEqual({ status: 0, output: '' });
+  });
+});
+
+it('dclint does reject a file that breaks the schema (control)', () => {
+  const dir = writeStack();
+  writeFileSync(join(dir, 'compose.yaml'), 'services:\n  grafana:\n    image: grafana/grafana:13.2.3\n    replica_count: 2\n');
+  const run = spawnSync(DCLINT, ['compose.yaml'], { cwd: dir, encoding: 'utf8' });
+  expect(run.status).not.toBe(0);
+  expect(run.stdout + run.stderr).toMatch(/services\/grafana.*must NOT have additional properties/);
+});
+
+describeWithToolchain('configs checked by the real programs', () => {
+  it.each(STACKS.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
+    const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'db-router/haproxy.cfg']);
+    expect(run.status).toBe(0);
+    expect(unexpectedHaproxyLines(run.output)).toEqual([]);
+  });
+
+  it.each(STACKS.filter((r) => (r.loadBalancer ?? 'haproxy') === 'haproxy').map((raw) => [label(raw), raw]))(
+    'haproxy -c accepts the Grafana load balancer config of %s',
+    (_l, raw) => {
+      const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'lb/haproxy.cfg']);
+      expect(run.status).toBe(0);
+      expect(unexpectedHaproxyLines(run.output)).toEqual([]);
+    },
+  );
+
+  it.each(STACKS.filter((r) => r.loadBalancer === 'nginx').map((raw) => [label(raw), raw]))(
+    'nginx -t accepts the Grafana load balancer config of %s, with no replica resolvable',
+    (_l, raw) => {
+      const dir = writeStack(raw);
+      // Through a pipe, as Docker gives it: nginx cannot open /dev/stdout when it is a socket (spawnSync's).
+      const run = runInToolchain(dir, ['bash', '-o', 'pipefail', '-c', 'nginx -t -c "$PWD/lb/nginx.conf" 2>&1 | cat']);
+      expect(run.output).toMatch(/test is successful/);
+      expect(run.status).toBe(0);
+    },
+  );
+
+  /** Patroni's validator connects to every etcd host: give each name a loopback address with a listener. */
+  const etcdStandIns: Server[] = [];
+  const etcdAddress = (i: number) => `127.0.0.${i + 2}`;
+  beforeAll(async () => {
+    for (let i = 0; i < 5; i++) {
+      const server = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => server.listen(2379, etcdAddress(i), resolve));
+      etcdStandIns.push(server);
+    }
+  });
+  afterAll(() => etcdStandIns.forEach((s) => s.close()));
+
+  it.each(STACKS.map((raw) => [label(raw), raw]))('patroni --validate-config accepts every node of %s', (_l, raw) => {
+    const t = topologyFor(raw);
+    const dir = writeStack(raw);
+    const hosts = Object.fromEntries(t.etcd.members.map((m, i) => [m.name, etcdAddress(i)]));
+    for (const node of t.patroni.nodes) {
+      const run = runInToolchain(dir, ['patroni', '--validate-config', node.configFile], {
+        hosts,
+        // What the image's entrypoint exports from the Docker secrets.
+        env: { PATRONI_SUPERUSER_PASSWORD: 's', PATRONI_REPLICATION_PASSWORD: 'r', PATRONI_RESTAPI_PASSWORD: 'p' },
+      });
+      expect({ node: node.name, output: run.output.trim(), status: run.status }).toEqual({ node: node.name, output: '', status: 0 });
+    }
+  });
+
+  it('patroni --validate-config does catch a broken node config (control)', () => {
+    const dir = writeStack();
+    writeFileSync(join(dir, 'patroni/pg-1.yml'), 'scope: x\nname: pg-1\nrestapi: {listen: "0.0.0.0:8008"}\n');
+    const run = runInToolchain(dir, ['patroni', '--validate-config', 'patroni/pg-1.yml']);
+    expect(run.status).not.toBe(0);
+  });
+});
