@@ -2,14 +2,14 @@
 // Runs the generator without `yo`: `yo` refuses to run as root (it drops to
 // uid 1000 and then fails on root's home folder), which is exactly how
 // containers and CI run. Same generator, same options: grafana-ha --help.
-import { createEnv } from 'yeoman-environment';
+import { prepareCommand } from 'yeoman-environment';
 import { fileURLToPath } from 'node:url';
 
-const generatorPath = fileURLToPath(new URL('../generators/app/index.js', import.meta.url));
-const env = createEnv();
-env.register(generatorPath, { namespace: 'grafana-ha:app' });
+const resolved = fileURLToPath(new URL('../generators/app/index.js', import.meta.url));
+const command = await prepareCommand({ resolved, namespace: 'grafana-ha:app' });
+command.name('grafana-ha').description('Scaffold a highly available Grafana stack for Docker Compose');
 try {
-  await env.run(['grafana-ha:app', ...process.argv.slice(2)]);
+  await command.parseAsync(process.argv);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;

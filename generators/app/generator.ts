@@ -5,23 +5,26 @@
  *   answers/options ─► validateAnswers ─► buildTopology ─► renderStack ─► files
  */
 import Generator from 'yeoman-generator';
-import { existsSync, mkdirSync, type Stats } from 'node:fs';
+import { constants, existsSync, mkdirSync, type Stats } from 'node:fs';
 import { checkOne, validateAnswers } from './config.js';
 import { QUESTIONS, type Answers, type Question } from './questions.js';
 import { renderStack } from './render/index.js';
 import { generateSecret, missingSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
 import { buildTopology, SECRETS_DIR, type Topology } from './topology.js';
 
-/** mem-fs-editor takes the file mode from a Stats-like object and applies it on commit. */
-const withMode = (mode?: number) => (mode === undefined ? undefined : { stat: { mode } as Stats });
-
-const OPTION_TYPES = { integer: Number, boolean: Boolean, string: String } as const;
+/**
+ * mem-fs-editor applies the mode of a Stats-like object on commit; the conflict
+ * check compares it with the file on disk, type bits included.
+ */
+const withMode = (mode?: number) => (mode === undefined ? undefined : { stat: { mode: constants.S_IFREG | mode } as Stats });
 
 /** Values given as CLI options, keyed by answer name. */
 function optionValues(options: Record<string, unknown>): Record<string, unknown> {
   const given: Record<string, unknown> = {};
   for (const q of QUESTIONS) {
-    if (options[q.option] !== undefined) given[q.name] = options[q.option];
+    // `yo` passes options as typed (`grafana-replicas`), the bin's command line camel-cased (`grafanaReplicas`).
+    const value = options[q.option] ?? options[q.name];
+    if (value !== undefined) given[q.name] = value;
   }
   return given;
 }
@@ -52,7 +55,8 @@ export default class GrafanaHaGenerator extends Generator {
     super(args, options as never);
     for (const q of QUESTIONS as readonly Question[]) {
       const choices = q.choices ? ` [${q.choices.join('|')}]` : '';
-      this.option(q.option, { type: OPTION_TYPES[q.kind], description: `${q.help}${choices}` });
+      // Every answer option takes a value as text (`--synchronous-replication false`); validation coerces it.
+      this.option(q.option, { type: String, description: `${q.help}${choices}` });
     }
     this.option('defaults', {
       type: Boolean,

@@ -35,7 +35,7 @@ type ValueKind = 'string' | 'integer' | 'boolean';
 
 export interface Question<K extends AnswerName = AnswerName> {
   name: K;
-  /** Kebab-case CLI option, e.g. `--grafana-replicas`. */
+  /** The CLI option: the name in kebab case, e.g. `--grafana-replicas`. */
   option: string;
   kind: ValueKind;
   message: string;
@@ -72,13 +72,14 @@ function validatePublicUrl(value: string): string | undefined {
   return undefined;
 }
 
-/** `question()` keeps each entry's value type tied to its answer key. */
-const question = <K extends AnswerName>(q: Question<K>): Question<K> => q;
+const kebabCase = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** `question()` derives the option name and keeps each entry's value type tied to its answer key. */
+const question = <K extends AnswerName>(q: Omit<Question<K>, 'option'>): Question<K> => ({ ...q, option: kebabCase(q.name) });
 
 export const QUESTIONS = [
   question({
     name: 'projectName',
-    option: 'project-name',
     kind: 'string',
     message: 'Stack name (Compose project name and Patroni scope)',
     help: 'DNS-safe stack name: lower-case letters, digits and dashes',
@@ -87,7 +88,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'grafanaReplicas',
-    option: 'grafana-replicas',
     kind: 'integer',
     message: 'How many Grafana replicas?',
     help: 'Number of Grafana replicas behind the load balancer (1 is not highly available)',
@@ -96,7 +96,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'grafanaVersion',
-    option: 'grafana-version',
     kind: 'string',
     message: 'Grafana version (full image tag of grafana/grafana)',
     help: 'Pinned grafana/grafana image tag, e.g. 13.2.1',
@@ -105,7 +104,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'loadBalancer',
-    option: 'load-balancer',
     kind: 'string',
     message: 'Load balancer in front of Grafana',
     help: 'haproxy (active health checks) or nginx (passive checks)',
@@ -115,7 +113,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'httpPort',
-    option: 'http-port',
     kind: 'integer',
     message: 'Host port the load balancer publishes',
     help: 'The only port the stack publishes on the host',
@@ -124,7 +121,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'publicUrl',
-    option: 'public-url',
     kind: 'string',
     message: 'Public URL users open (Grafana root_url on every replica)',
     help: 'Public URL of the load balancer; becomes root_url on every replica',
@@ -133,7 +129,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'dbMode',
-    option: 'db-mode',
     kind: 'string',
     message: 'Database high availability',
     help: 'patroni: PostgreSQL made highly available by Patroni and etcd',
@@ -143,7 +138,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'patroniNodes',
-    option: 'patroni-nodes',
     kind: 'integer',
     message: 'How many PostgreSQL (Patroni) nodes?',
     help: 'PostgreSQL nodes managed by Patroni: one primary, the rest replicas',
@@ -153,7 +147,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'etcdMembers',
-    option: 'etcd-members',
     kind: 'integer',
     message: 'How many etcd members? (odd, so a majority survives)',
     help: 'etcd cluster size: 1, 3, 5 or 7 (1 is not highly available)',
@@ -164,7 +157,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'synchronousReplication',
-    option: 'synchronous-replication',
     kind: 'boolean',
     message: 'Synchronous replication (no acknowledged write lost on failover)?',
     help: 'Patroni synchronous_mode: zero loss of acknowledged commits on failover',
@@ -174,7 +166,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'postgresMajor',
-    option: 'postgres-major',
     kind: 'integer',
     message: 'PostgreSQL major version',
     help: `PostgreSQL major version: ${Object.keys(POSTGRES_IMAGES).join(', ')}`,
@@ -185,7 +176,6 @@ export const QUESTIONS = [
   }),
   question({
     name: 'failoverProfile',
-    option: 'failover-profile',
     kind: 'string',
     message: 'Failover timing',
     help: Object.entries(FAILOVER_PROFILES)
