@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the folder of real programs the tests run: a minimal Debian "forky"
 # tree (debootstrap) whose packages match the images the generated stack pins
-# (HAProxy 3.2, nginx 1.30, Patroni 4.1, etcd 3.5, PostgreSQL 18).
+# (HAProxy 3.2, nginx 1.30, Patroni 4.1, etcd 3.5, PostgreSQL 18). python3-etcd is
+# only a Suggests of Debian's patroni, but its etcd3 DCS imports it.
 # Debian 12's own packages are too old for the generated configs (HAProxy 2.6
 # lacks init-state, nginx 1.22 lacks `server ... resolve`, Patroni 3.0).
 # Needs root and debootstrap. Idempotent: a stamp file records a finished build.
@@ -10,7 +11,7 @@ set -euo pipefail
 root="${GGHA_TOOLCHAIN:-/var/cache/generator-grafana-ha/forky}"
 suite="${GGHA_TOOLCHAIN_SUITE:-forky}"
 mirror="${GGHA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-packages=(patroni etcd-server etcd-client haproxy nginx-light postgresql-18 python3-psycopg2 iproute2 procps curl ca-certificates)
+packages=(patroni python3-etcd etcd-server etcd-client haproxy nginx-light postgresql-18 python3-psycopg2 iproute2 procps curl ca-certificates)
 stamp="$root/.ggha-toolchain"
 want="$suite ${packages[*]}"
 
@@ -22,7 +23,12 @@ if [[ $EUID -ne 0 ]]; then
   echo "toolchain: needs root (debootstrap, chroot)" >&2
   exit 1
 fi
-command -v debootstrap >/dev/null || { echo "toolchain: install debootstrap first (apt-get install debootstrap)" >&2; exit 1; }
+# Host programs: debootstrap builds the tree; ip (netns, veth) and unshare run the lab.
+host_packages=(debootstrap iproute2 util-linux)
+if ! command -v debootstrap >/dev/null || ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${host_packages[@]}" >/dev/null
+fi
 
 mkdir -p "$root"
 if [[ ! -x "$root/usr/bin/apt-get" ]]; then
