@@ -5,6 +5,7 @@ import { IMAGES, POSTGRES_IMAGES } from '../generators/app/catalog.js';
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';
 import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
+import { serviceNames } from '../generators/app/topology.js';
 import { filesFor, topologyFor } from './helpers/stack.js';
 
 interface ComposeService {
@@ -43,14 +44,8 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   });
 
   it('has one service per node, no version key and no container_name', () => {
-    const expected = [
-      ...t.etcd.members.map((m) => m.name),
-      ...t.patroni.nodes.map((n) => n.name),
-      t.dbRouter.name,
-      ...t.grafana.replicas.map((r) => r.name),
-      t.loadBalancer.name,
-    ];
-    expect(Object.keys(compose.services)).toEqual(expected);
+    expect(Object.keys(compose.services)).toEqual(serviceNames(t));
+    expect(serviceNames(t)).toHaveLength(t.etcd.members.length + t.patroni.nodes.length + t.grafana.replicas.length + 2);
     expect(compose.version).toBeUndefined();
     for (const service of Object.values(compose.services)) expect(service.container_name).toBeUndefined();
   });

@@ -4,17 +4,23 @@
  * through the same coercion and validation whatever its source, and all
  * problems are reported together.
  */
-import { QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
+import { ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
+import type { StackHistory } from './topology.js';
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration, nothing was written:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    title = 'Invalid configuration',
+  ) {
+    super(`${title}. Nothing was written:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
 
 export interface ValidatedAnswers {
   answers: Answers;
+  /** Recorded next to the answers in `.yo-rc.json`; derived from them on a first run. */
+  history: StackHistory;
   /** Valid but worth telling the user (e.g. a setup that is not highly available). */
   warnings: string[];
 }
@@ -56,7 +62,7 @@ export function checkOne(question: Question, raw: unknown, answers: Partial<Answ
  */
 export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers {
   const problems: string[] = [];
-  const known = new Set<string>(QUESTIONS.map((q) => q.name));
+  const known = new Set<string>([...QUESTIONS.map((q) => q.name), 'etcdFoundingMembers']);
   for (const key of Object.keys(raw)) {
     if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
   }
@@ -73,10 +79,15 @@ export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers 
     if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
     else answers[q.name] = checked.value;
   }
+  const founders = raw.etcdFoundingMembers;
+  if (founders !== undefined && !ETCD_SIZES.includes(founders as number)) {
+    problems.push(`etcdFoundingMembers (recorded in .yo-rc.json): must be one of ${ETCD_SIZES.join(', ')} (got ${JSON.stringify(founders)})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const valid = answers as Answers;
-  return { answers: valid, warnings: warningsFor(valid) };
+  const history = { etcdFoundingMembers: (founders as number | undefined) ?? valid.etcdMembers };
+  return { answers: valid, history, warnings: warningsFor(valid) };
 }
 
 function warningsFor(a: Answers): string[] {

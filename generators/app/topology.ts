@@ -23,6 +23,19 @@ export interface EtcdMember {
   peerPort: number;
   peerUrl: string;
   clientUrl: string;
+  /**
+   * `new` for the members that founded the cluster; `existing` for a member
+   * added to a running cluster, which must be announced first (`etcdctl member add`).
+   */
+  initialClusterState: 'new' | 'existing';
+  /** The members this one expects on its first start: the founders, or everyone up to itself. */
+  initialCluster: string;
+}
+
+/** Facts about the stack's past that its answers alone do not tell; kept in `.yo-rc.json`. */
+export interface StackHistory {
+  /** etcd members the cluster was bootstrapped with; later members joined a running cluster. */
+  etcdFoundingMembers: number;
 }
 
 export interface PatroniNode {
@@ -110,11 +123,26 @@ export const SECRETS: Record<SecretKey, SecretSpec> = {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-export function buildTopology(answers: Answers): Topology {
-  const etcdMembers = range(answers.etcdMembers).map((i): EtcdMember => {
-    const name = `etcd-${i}`;
-    return { name, clientPort: 2379, peerPort: 2380, peerUrl: `http://${name}:2380`, clientUrl: `http://${name}:2379` };
-  });
+const etcdName = (i: number) => `etcd-${i}`;
+const etcdPeerUrl = (i: number) => `http://${etcdName(i)}:2380`;
+const etcdCluster = (upTo: number) =>
+  range(upTo)
+    .map((i) => `${etcdName(i)}=${etcdPeerUrl(i)}`)
+    .join(',');
+
+export function buildTopology(answers: Answers, history?: StackHistory): Topology {
+  const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
+  const etcdMembers = range(answers.etcdMembers).map(
+    (i): EtcdMember => ({
+      name: etcdName(i),
+      clientPort: 2379,
+      peerPort: 2380,
+      peerUrl: etcdPeerUrl(i),
+      clientUrl: `http://${etcdName(i)}:2379`,
+      initialClusterState: i <= founders ? 'new' : 'existing',
+      initialCluster: etcdCluster(Math.max(i, founders)),
+    }),
+  );
   const patroniNodes = range(answers.patroniNodes).map(
     (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `patroni/pg-${i}.yml` }),
   );
@@ -154,3 +182,12 @@ export function buildTopology(answers: Answers): Topology {
     secrets: SECRETS,
   };
 }
+
+/** Every Compose service, in start-up order. */
+export const serviceNames = (t: Topology): string[] => [
+  ...t.etcd.members.map((m) => m.name),
+  ...t.patroni.nodes.map((n) => n.name),
+  t.dbRouter.name,
+  ...t.grafana.replicas.map((r) => r.name),
+  t.loadBalancer.name,
+];

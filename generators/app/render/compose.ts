@@ -49,7 +49,6 @@ export function composeObject(t: Topology) {
   const { etcd, patroni, dbRouter, grafana, loadBalancer, secrets } = t;
   const services: Record<string, unknown> = {};
   const volumes: Record<string, Record<string, never>> = {};
-  const initialCluster = etcd.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
 
   // Keys in each service follow the conventional order (dclint's service-keys-order).
   for (const member of etcd.members) {
@@ -64,8 +63,8 @@ export function composeObject(t: Topology) {
         ETCD_ADVERTISE_CLIENT_URLS: member.clientUrl,
         ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${member.peerPort}`,
         ETCD_INITIAL_ADVERTISE_PEER_URLS: member.peerUrl,
-        ETCD_INITIAL_CLUSTER: initialCluster,
-        ETCD_INITIAL_CLUSTER_STATE: 'new',
+        ETCD_INITIAL_CLUSTER: member.initialCluster,
+        ETCD_INITIAL_CLUSTER_STATE: member.initialClusterState,
         ETCD_INITIAL_CLUSTER_TOKEN: t.project,
       },
       networks: [NETWORKS.db],

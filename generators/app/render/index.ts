@@ -4,10 +4,10 @@
  */
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import { SECRETS_DIR, type Topology } from '../topology.js';
-import { composeObject, renderCompose, PATRONI_STOP_GRACE } from './compose.js';
+import { renderCompose, PATRONI_STOP_GRACE } from './compose.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js';
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
-import { PATRONI_CONFIG_IN_CONTAINER, secretPath } from './paths.js';
+import { ETCD_ADD_MEMBER_SCRIPT, PATRONI_CONFIG_IN_CONTAINER, secretPath } from './paths.js';
 import { renderTemplate } from './templates.js';
 
 export interface GeneratedFile {
@@ -86,12 +86,20 @@ export function renderStack(t: Topology): GeneratedFile[] {
         database: grafana.database.name,
       }),
     },
+    {
+      path: ETCD_ADD_MEMBER_SCRIPT.slice(2),
+      mode: 0o755,
+      contents: renderTemplate('stack/etcd-add-member.sh', {
+        script: ETCD_ADD_MEMBER_SCRIPT,
+        members: t.etcd.members.map((m) => m.name),
+        peerPort: t.etcd.members[0].peerPort,
+      }),
+    },
     { path: '.gitignore', contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
     {
       path: 'README.md',
       contents: renderTemplate('stack/README.md', {
         t,
-        services: Object.keys(composeObject(t).services),
         profiles: FAILOVER_PROFILES,
         timing: patroni.timing,
         users: PATRONI_USERS,

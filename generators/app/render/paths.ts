@@ -8,3 +8,6 @@ export const PATRONI_CONFIG_IN_CONTAINER = '/etc/patroni/patroni.yml';
 export const GRAFANA_INI_IN_CONTAINER = '/etc/grafana/grafana.ini';
 export const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
 export const NGINX_CONF_IN_CONTAINER = '/etc/nginx/nginx.conf';
+
+/** Run from the stack folder to add one etcd member to the running cluster. */
+export const ETCD_ADD_MEMBER_SCRIPT = './scripts/etcd-add-member.sh';

@@ -1,0 +1,150 @@
+/** Re-running the generator over an existing stack: grow, shrink, refuse, keep secrets and edits. */
+import helpers from 'yeoman-test';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { validateAnswers } from '../generators/app/config.js';
+import { planChange } from '../generators/app/plan.js';
+import type { Answers } from '../generators/app/questions.js';
+import { buildTopology } from '../generators/app/topology.js';
+import { generate, GENERATOR, readTree } from './helpers/stack.js';
+
+type Services = Record<string, { environment?: Record<string, string> }>;
+const servicesIn = (dir: string) => (load(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Services }).services;
+
+/** yeoman-test passes --force by default; a user's plain re-run does not. */
+const rerun = (dir: string, options: Record<string, unknown>) => generate({ force: false, ...options }, dir);
+
+const failureOf = async (run: PromiseLike<unknown>) => {
+  try {
+    await run;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return undefined;
+};
+
+describe('growing a stack', () => {
+  it('adds Grafana, Patroni and etcd services, joining new etcd members to the running cluster', async () => {
+    const first = await generate({});
+    const secretsBefore = Object.entries(readTree(first.cwd)).filter(([p]) => p.startsWith('secrets/'));
+    await rerun(first.cwd, { 'grafana-replicas': 3, 'patroni-nodes': 4, 'etcd-members': 5 });
+
+    const services = servicesIn(first.cwd);
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['grafana-3', 'pg-4', 'etcd-4', 'etcd-5']));
+    // Founders keep bootstrapping as a new cluster; newcomers join the existing one, each knowing everyone before it.
+    expect(services['etcd-3'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'new' });
+    expect(services['etcd-3'].environment!.ETCD_INITIAL_CLUSTER.split(',')).toHaveLength(3);
+    expect(services['etcd-4'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+    expect(services['etcd-4'].environment!.ETCD_INITIAL_CLUSTER.split(',')).toHaveLength(4);
+    expect(services['etcd-5'].environment!.ETCD_INITIAL_CLUSTER.split(',')).toHaveLength(5);
+
+    const tree = readTree(first.cwd);
+    expect(tree['grafana/grafana.ini']).toContain('grafana-3:9094');
+    expect(tree['db-router/haproxy.cfg']).toContain('server pg-4 pg-4:5432');
+    expect(tree['lb/haproxy.cfg']).toContain('server grafana-3 grafana-3:3000');
+    expect(tree['patroni/pg-1.yml']).toContain('etcd-5:2379');
+    expect(Object.entries(tree).filter(([p]) => p.startsWith('secrets/'))).toEqual(secretsBefore);
+    expect(JSON.parse(tree['.yo-rc.json'])['generator-grafana-ha']).toMatchObject({ etcdMembers: 5, etcdFoundingMembers: 3 });
+  });
+
+  it('keeps the etcd founders recorded across later runs', async () => {
+    const first = await generate({ 'etcd-members': 3 });
+    await rerun(first.cwd, { 'etcd-members': 5 });
+    await rerun(first.cwd, { 'grafana-replicas': 4 });
+    const services = servicesIn(first.cwd);
+    expect(services['etcd-4'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+    expect(services['etcd-1'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'new' });
+  });
+});
+
+describe('the plan printed before writing', () => {
+  const topology = (raw: Partial<Answers>, founders?: number) => {
+    const { answers, history } = validateAnswers(raw);
+    return buildTopology(answers, founders ? { etcdFoundingMembers: founders } : history);
+  };
+
+  it('orders the commands: etcd one member at a time, then PostgreSQL, the router, Grafana, the load balancer', () => {
+    const before = topology({});
+    const after = topology({ grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3);
+    const plan = planChange(before, after, ['compose.yaml', 'grafana/grafana.ini', 'db-router/haproxy.cfg', 'lb/haproxy.cfg', 'patroni/pg-1.yml']);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.added).toEqual(['etcd-4', 'etcd-5', 'pg-4', 'grafana-3']);
+    expect(plan.commands).toEqual([
+      './scripts/etcd-add-member.sh etcd-4',
+      './scripts/etcd-add-member.sh etcd-5',
+      'docker compose up -d --build pg-4',
+      'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml reload grafana-ha --force',
+      'docker compose kill -s USR2 db-router',
+      'docker compose up -d grafana-3',
+      'docker compose restart grafana-1 && docker compose up -d --wait grafana-1',
+      'docker compose restart grafana-2 && docker compose up -d --wait grafana-2',
+      'docker compose kill -s USR2 lb',
+    ]);
+  });
+
+  it('reloads nginx, then removes Grafana replicas only after the load balancer stopped using them', () => {
+    const plan = planChange(topology({ loadBalancer: 'nginx', grafanaReplicas: 3 }), topology({ loadBalancer: 'nginx' }), [
+      'grafana/grafana.ini',
+      'lb/nginx.conf',
+    ]);
+    expect(plan.removed).toEqual(['grafana-3']);
+    expect(plan.commands.slice(-2)).toEqual(['docker compose exec lb nginx -s reload', 'docker compose rm --stop --force grafana-3']);
+  });
+
+  it('applies Patroni bootstrap settings to a running cluster with patronictl edit-config', () => {
+    const plan = planChange(topology({}), topology({ synchronousReplication: false, failoverProfile: 'upstream' }), ['patroni/pg-1.yml']);
+    expect(plan.commands).toContain(
+      'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml edit-config --force -s synchronous_mode=false -s ttl=30 -s loop_wait=10 -s retry_timeout=10',
+    );
+  });
+});
+
+describe('changes a running stack cannot take', () => {
+  it.each([
+    [{ 'patroni-nodes': 2 }, /--patroni-nodes 3 → 2.*switchover/],
+    [{ 'etcd-members': 1 }, /--etcd-members 3 → 1.*member remove/],
+    [{ 'project-name': 'other' }, /--project-name grafana-ha → other/],
+    [{ 'postgres-major': 17 }, /--postgres-major 18 → 17.*pg_upgrade/],
+  ])('refuses %j with the way to do it by hand, and writes nothing', async (options, message) => {
+    const first = await generate({});
+    const before = readTree(first.cwd);
+    expect(await failureOf(rerun(first.cwd, options))).toMatch(message);
+    expect(readTree(first.cwd)).toEqual(before);
+  });
+
+  it('shrinks with --force once done by hand, removing the files no longer generated', async () => {
+    const first = await generate({ 'patroni-nodes': 4 });
+    await rerun(first.cwd, { 'patroni-nodes': 3, force: true });
+    expect(existsSync(join(first.cwd, 'patroni/pg-4.yml'))).toBe(false);
+    expect(Object.keys(servicesIn(first.cwd))).not.toContain('pg-4');
+  });
+});
+
+describe('secrets and edits', () => {
+  it('refuses to invent a missing secret for an existing stack unless told it never started', async () => {
+    const first = await generate({});
+    const secretKey = join(first.cwd, 'secrets/grafana-secret-key');
+    rmSync(secretKey);
+    expect(await failureOf(rerun(first.cwd, {}))).toMatch(/--create-missing-secrets[\s\S]*secrets\/grafana-secret-key is missing/);
+    expect(existsSync(secretKey)).toBe(false);
+    await rerun(first.cwd, { 'create-missing-secrets': true });
+    expect(readFileSync(secretKey, 'utf8')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('asks before overwriting a file the user edited, and keeps it when told to skip', async () => {
+    const first = await generate({});
+    const lbConfig = join(first.cwd, 'lb/haproxy.cfg');
+    appendFileSync(lbConfig, '# tuned by hand\n');
+    const result = await helpers
+      .run(GENERATOR, {}, { force: false })
+      .withOptions({ defaults: true, force: false, 'grafana-replicas': 3 })
+      .withAnswers({ action: 'skip' })
+      .cd(first.cwd);
+    // Only the edited file raised a question; the unedited ones were replaced silently.
+    expect(result.askedQuestions.map((q) => q.name)).toEqual(['action']);
+    expect(readFileSync(lbConfig, 'utf8')).toContain('# tuned by hand');
+    expect(readFileSync(lbConfig, 'utf8')).not.toContain('grafana-3');
+    expect(readFileSync(join(first.cwd, 'grafana/grafana.ini'), 'utf8')).toContain('grafana-3:9094');
+  });
+});
