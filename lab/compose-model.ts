@@ -105,7 +105,9 @@ export function loadCompose(dir: string): ComposeModel {
     const dependsOn = Array.isArray(s.depends_on)
       ? s.depends_on.map((d: string) => ({ service: d, condition: 'service_started' }))
       : Object.entries<any>(s.depends_on ?? {}).map(([d, c]) => ({ service: d, condition: c?.condition ?? 'service_started' }));
-    const ports = (s.ports ?? []).map((p: string) => {
+    // Short syntax ("8080:3000", "127.0.0.1:8080:3000") or long syntax ({ target, published }).
+    const ports = (s.ports ?? []).map((p: any) => {
+      if (typeof p === 'object') return { host: Number(p.published ?? p.target), container: Number(p.target) };
       const parts = String(p).split(':').map(Number);
       return { host: parts[parts.length - 2] ?? parts[0], container: parts[parts.length - 1] };
     });

@@ -1,6 +1,6 @@
 /**
  * Writes a stack with the real generator CLI (bin/grafana-ha.js), the way a
- * user would, into a fresh temp folder. The lab's toolchain ships PostgreSQL 18
+ * user would, into a fresh temp folder (GGHA_LAB_GENERATOR picks another generator checkout). The lab's toolchain ships PostgreSQL 18
  * only (Debian forky has no postgresql-17), so stacks default to major 18 here.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,7 +22,8 @@ export interface StackOptions {
 export function generateStack(o: StackOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'ggha-stack-'));
   const args = [
-    join(REPO_ROOT, 'bin/grafana-ha.js'),
+    // GGHA_LAB_GENERATOR: another checkout's bin/grafana-ha.js (e.g. to test a commit while the worktree is mid-edit).
+    process.env.GGHA_LAB_GENERATOR ?? join(REPO_ROOT, 'bin/grafana-ha.js'),
     '--defaults',
     '--load-balancer', o.loadBalancer ?? 'haproxy',
     '--failover-profile', o.failoverProfile ?? 'fast',

@@ -228,6 +228,8 @@ export class StackLab {
     const program = this.programs.get(service)!;
     await setAttached(this.endpoints.get(service)!, true);
     const out = openSync(this.logFile(service), 'a');
+    // runc hands stdout/stderr to the container's user (nginx reopens /dev/stdout as that user).
+    chownSync(this.logFile(service), this.uidOf(program.user, 'passwd'), this.uidOf(program.group, 'group'));
     const child = spawn('ip', ['netns', 'exec', nsName(service), 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c', this.launchScript(spec, program)], {
       stdio: ['ignore', out, out],
       detached: true,

@@ -1,0 +1,160 @@
+/**
+ * Clients the tests and the benchmark use, all from the host through the
+ * lab's Unix-socket forwarder: HTTP requests, PostgreSQL queries, Patroni's
+ * REST API, and bounded load loops (a writer through Grafana and a reader).
+ */
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { StackLab } from './stack-lab.js';
+import { sleep, waitFor } from './shell.js';
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  /** Which Grafana stand-in answered (X-Standin-Instance). */
+  instance: string | null;
+  ms: number;
+}
+
+export function httpRequest(socketPath: string, method: string, path: string, timeoutMs = 5000): Promise<HttpResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: { host: 'localhost', connection: 'close' }, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, instance: (res.headers['x-standin-instance'] as string) ?? null, ms: Date.now() - started }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export const secret = (lab: StackLab, name: string) => readFileSync(lab.spec(lab.services('patroni')[0]).secrets.find((s) => s.name === name)!.hostPath, 'utf8').trim();
+
+/** One query on one PostgreSQL node (or the DB router), as the superuser. */
+export async function pgQuery<T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> {
+  const client = new pg.Client({
+    host: lab.socketDir(service),
+    port,
+    user: 'postgres',
+    password: secret(lab, 'postgres-superuser-password'),
+    database,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 5000,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export interface ClusterMember {
+  name: string;
+  role: string;
+  state: string;
+  lag?: number | string;
+}
+
+/** Patroni's view of the cluster, from the first node that answers. */
+export async function cluster(lab: StackLab): Promise<ClusterMember[]> {
+  for (const node of lab.services('patroni').filter((n) => lab.isRunning(n))) {
+    try {
+      const r = await httpRequest(lab.socketPath(node, 8008), 'GET', '/cluster', 2000);
+      if (r.status === 200) return JSON.parse(r.body).members;
+    } catch {
+      /* next node */
+    }
+  }
+  throw new Error('no Patroni node answers /cluster');
+}
+
+export async function leaderName(lab: StackLab): Promise<string | undefined> {
+  return (await cluster(lab)).find((m) => m.role === 'leader')?.name;
+}
+
+/** Waits until every Patroni node runs and every replica streams (and a sync standby exists when asked). */
+export async function waitClusterSettled(lab: StackLab, opts: { sync?: boolean; timeoutMs?: number } = {}): Promise<ClusterMember[]> {
+  const nodes = lab.services('patroni');
+  return waitFor(
+    'the Patroni cluster to settle',
+    async () => {
+      const members = await cluster(lab);
+      const leaders = members.filter((m) => m.role === 'leader' && m.state === 'running');
+      const streaming = members.filter((m) => m.role !== 'leader' && m.state === 'streaming');
+      const syncOk = !opts.sync || members.some((m) => m.role === 'sync_standby');
+      return members.length === nodes.length && leaders.length === 1 && streaming.length === nodes.length - 1 && syncOk ? members : undefined;
+    },
+    opts.timeoutMs ?? 120_000,
+    500,
+  );
+}
+
+export interface LoopEvent {
+  /** ms since the loop started */
+  t: number;
+  ok: boolean;
+  status: number;
+  ms: number;
+  id?: number;
+  instance?: string | null;
+  error?: string;
+}
+
+export interface LoopResult {
+  startedAt: number;
+  events: LoopEvent[];
+}
+
+/**
+ * A bounded request loop against the load balancer: one request at a time,
+ * `pauseMs` apart, until stop() or `maxMs`. POST /api/standin/writes makes it
+ * a writer (each ok event carries the acknowledged id).
+ */
+export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number }) {
+  const lb = lab.services().find((s) => ['haproxy', 'nginx'].includes(lab.programs.get(s)!.kind) && lab.spec(s).ports.length)!;
+  const socket = lab.socketPath(lb, lab.spec(lb).ports[0].container);
+  const startedAt = Date.now();
+  const events: LoopEvent[] = [];
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped && Date.now() - startedAt < opts.maxMs) {
+      const t = Date.now() - startedAt;
+      try {
+        const r = await httpRequest(socket, opts.method, opts.path, opts.timeoutMs ?? 5000);
+        const ok = r.status === 200;
+        events.push({ t, ok, status: r.status, ms: r.ms, instance: r.instance, id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined, error: ok ? undefined : r.body.slice(0, 200) });
+      } catch (e) {
+        events.push({ t, ok: false, status: 0, ms: Date.now() - startedAt - t, error: (e as Error).message });
+      }
+      await sleep(opts.pauseMs ?? 20);
+    }
+    return { startedAt, events } as LoopResult;
+  })();
+  return {
+    startedAt,
+    events,
+    stop: async () => {
+      stopped = true;
+      return done;
+    },
+  };
+}
+
+/** Longest stretch without a successful request that contains `atMs` (epoch ms), in ms. */
+export function outageAround(result: LoopResult, atMs: number): number {
+  const at = atMs - result.startedAt;
+  const oks = result.events.filter((e) => e.ok).map((e) => e.t + e.ms);
+  const before = Math.max(...oks.filter((t) => t <= at), 0);
+  const after = result.events.filter((e) => e.ok && e.t + e.ms > at).map((e) => e.t + e.ms)[0];
+  return after === undefined ? Infinity : after - Math.max(before, 0);
+}
+
+export const ackedIds = (r: LoopResult) => r.events.filter((e) => e.ok && e.id !== undefined).map((e) => e.id!);
+export const failures = (r: LoopResult) => r.events.filter((e) => !e.ok);

@@ -1,0 +1,105 @@
+/**
+ * Failure scenarios as plain functions, shared by the jest suite (which
+ * asserts invariants) and the benchmark (which reports timings). Each one
+ * leaves the stack as it found it: every service running, cluster settled.
+ */
+import { ackedIds, cluster, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
+import { sleep, waitFor } from './shell.js';
+import type { StackLab } from './stack-lab.js';
+
+export interface PrimaryLossResult {
+  oldLeader: string;
+  newLeader: string;
+  /** Longest time without an acknowledged write around the failure. */
+  outageMs: number;
+  acked: number;
+  /** Acknowledged ids missing on the new primary. */
+  lost: number[];
+  writer: LoopResult;
+  /** Role of the old primary after it was started again. */
+  oldLeaderRoleAfterRejoin: string;
+}
+
+/** Acknowledged ids that the current primary does not have. */
+export async function missingOnPrimary(lab: StackLab, ids: number[]): Promise<number[]> {
+  const leader = await waitFor('a leader', () => leaderName(lab), 60_000);
+  const rows = await pgQuery<{ id: string }>(lab, leader, `SELECT id FROM standin_writes WHERE id = ANY('{${ids.join(',')}}'::bigint[])`);
+  const present = new Set(rows.map((r) => Number(r.id)));
+  return ids.filter((id) => !present.has(id));
+}
+
+/** Kills (SIGKILL) or stops (SIGTERM) the primary under a steady writer going through the Grafana stand-ins. */
+export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boolean): Promise<PrimaryLossResult> {
+  const oldLeader = await waitFor('a leader', () => leaderName(lab), 60_000);
+  const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
+  await sleep(2000);
+  const failedAt = Date.now();
+  await (how === 'kill' ? lab.kill(oldLeader) : lab.stop(oldLeader));
+  const newLeader = await waitFor('a new leader', async () => {
+    const l = await leaderName(lab).catch(() => undefined);
+    return l && l !== oldLeader ? l : undefined;
+  }, 90_000, 200);
+  await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
+  await sleep(2000);
+  const result = await writer.stop();
+  const ids = ackedIds(result);
+  const lost = await missingOnPrimary(lab, ids);
+  await lab.startService(oldLeader);
+  const members = await waitClusterSettled(lab, { sync });
+  return {
+    oldLeader,
+    newLeader,
+    outageMs: outageAround(result, failedAt),
+    acked: ids.length,
+    lost,
+    writer: result,
+    oldLeaderRoleAfterRejoin: members.find((m) => m.name === oldLeader)!.role,
+  };
+}
+
+export interface ReplicaLossResult {
+  failedRequests: number;
+  requests: number;
+  /** HAProxy: seconds from the kill until its stats show the replica DOWN (null for nginx: passive checks only). */
+  lbDetectS: number | null;
+  /** Seconds from the restart until a request through the LB is answered by the restarted replica. */
+  backInServiceS: number;
+  /** Requests slower than 500 ms (a retry on another replica shows up as latency, not as an error). */
+  slowRequests: number;
+}
+
+async function haproxyServerStatus(lab: StackLab, lb: string, server: string): Promise<string | undefined> {
+  const r = await httpRequest(lab.socketPath(lb, 8404), 'GET', '/stats;csv', 2000);
+  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[1] === server)?.[17];
+}
+
+/** Kills one Grafana replica under a steady request stream through the load balancer, then restarts it. */
+export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): Promise<ReplicaLossResult> {
+  const lb = lab.services().find((s) => lab.spec(s).ports.length)!;
+  const isHaproxy = lab.programs.get(lb)!.kind === 'haproxy';
+  const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 90_000 });
+  await sleep(3000);
+  const killedAt = Date.now();
+  await lab.kill(replica);
+  let lbDetectS: number | null = null;
+  if (isHaproxy) {
+    await waitFor('the LB to mark the replica down', async () => (await haproxyServerStatus(lab, lb, replica))?.startsWith('DOWN'), 30_000, 100);
+    lbDetectS = (Date.now() - killedAt) / 1000;
+  }
+  await sleep(Math.max(0, killedAt + 10_000 - Date.now()));
+  const restartedAt = Date.now();
+  await lab.startService(replica);
+  await waitFor(`${replica} to answer through the LB again`, async () => stream.events.some((e) => e.instance === replica && e.t + stream.startedAt > restartedAt), 60_000, 100);
+  const backInServiceS = (stream.events.find((e) => e.instance === replica && e.t + stream.startedAt > restartedAt)!.t + stream.startedAt - restartedAt) / 1000;
+  await sleep(2000);
+  const result = await stream.stop();
+  return {
+    failedRequests: failures(result).length,
+    requests: result.events.length,
+    lbDetectS,
+    backInServiceS,
+    slowRequests: result.events.filter((e) => e.ms > 500).length,
+  };
+}
+
+export { cluster, leaderName, waitClusterSettled };
