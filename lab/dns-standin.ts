@@ -11,7 +11,6 @@
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
-const hosts: Record<string, string> = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const TTL_S = 600; // Docker's DNS answers with a 600 s TTL too.
 
 function readName(msg: Buffer, offset: number): { name: string; end: number } {
@@ -24,7 +23,7 @@ function readName(msg: Buffer, offset: number): { name: string; end: number } {
   return { name: labels.join('.').toLowerCase(), end: i + 1 };
 }
 
-function answer(query: Buffer): Buffer {
+export function answer(query: Buffer, hosts: Record<string, string>): Buffer {
   const { name, end } = readName(query, 12);
   const qtype = query.readUInt16BE(end);
   const question = query.subarray(12, end + 4);
@@ -47,12 +46,17 @@ function answer(query: Buffer): Buffer {
   return Buffer.concat([header, question, rr]);
 }
 
-const socket = createSocket('udp4');
-socket.on('message', (msg, peer) => {
-  try {
-    socket.send(answer(msg), peer.port, peer.address);
-  } catch {
-    /* malformed query: ignore it, as a resolver would time out */
-  }
-});
-socket.bind(53, '127.0.0.11', () => console.log('dns stand-in listening on 127.0.0.11:53'));
+function main(): void {
+  const hosts: Record<string, string> = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, peer) => {
+    try {
+      socket.send(answer(msg, hosts), peer.port, peer.address);
+    } catch {
+      /* malformed query: ignore it, as a resolver would time out */
+    }
+  });
+  socket.bind(53, '127.0.0.11', () => console.log('dns stand-in listening on 127.0.0.11:53'));
+}
+
+if (process.argv[1]?.endsWith('dns-standin.js')) main();

@@ -1,0 +1,83 @@
+/**
+ * Failover benchmark (npm run bench:failover): runs generated stacks in the
+ * lab and prints, per failover profile and load balancer, the median of
+ * BENCH_RUNS runs (default 3) of:
+ *  - write outage seen through Grafana after the primary is SIGKILLed / stopped,
+ *  - acknowledged writes lost (sum over all runs),
+ *  - Grafana replica SIGKILLed: failed requests, seconds until the LB stops
+ *    sending it traffic (HAProxy stats; nginx has passive checks only), seconds
+ *    until it serves again after a restart.
+ * Every run is bounded in time; the lab cleans up on any exit.
+ */
+import { generateStack } from './generate.js';
+import { grafanaReplicaLoss, primaryLoss, waitClusterSettled } from './scenarios.js';
+import { labUnavailableReason, StackLab } from './stack-lab.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const profiles = (process.env.BENCH_PROFILES ?? 'fast,upstream').split(',') as ('fast' | 'upstream')[];
+const balancers = (process.env.BENCH_LBS ?? 'haproxy,nginx').split(',') as ('haproxy' | 'nginx')[];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const fmt = (x: number | null, unit = ' s') => (x === null || Number.isNaN(x) ? 'n/a' : `${x.toFixed(1)}${unit}`);
+
+interface Column {
+  name: string;
+  killOutage: number[];
+  stopOutage: number[];
+  lost: number;
+  acked: number;
+  failedRequests: number[];
+  lbDetect: (number | null)[];
+  backIn: number[];
+}
+
+async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | 'nginx'): Promise<Column> {
+  const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [] };
+  const lab = await StackLab.start(generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication: true }));
+  try {
+    await waitClusterSettled(lab, { sync: true });
+    for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
+    for (let run = 1; run <= RUNS; run++) {
+      for (const how of ['kill', 'stop'] as const) {
+        const r = await primaryLoss(lab, how, true);
+        (how === 'kill' ? col.killOutage : col.stopOutage).push(r.outageMs / 1000);
+        col.lost += r.lost.length;
+        col.acked += r.acked;
+        console.error(`${col.name} run ${run} ${how}: outage ${(r.outageMs / 1000).toFixed(1)} s, lost ${r.lost.length}/${r.acked}`);
+      }
+      const g = await grafanaReplicaLoss(lab, `grafana-${1 + ((run - 1) % lab.services('grafana-standin').length)}`);
+      col.failedRequests.push(g.failedRequests);
+      col.lbDetect.push(g.lbDetectS);
+      col.backIn.push(g.backInServiceS);
+      console.error(`${col.name} run ${run} grafana kill: ${g.failedRequests}/${g.requests} failed, detect ${fmt(g.lbDetectS)}, back in ${fmt(g.backInServiceS)}`);
+    }
+  } finally {
+    lab.destroy();
+  }
+  return col;
+}
+
+const reason = labUnavailableReason();
+if (reason) {
+  console.error(`bench:failover cannot run: ${reason}`);
+  process.exit(1);
+}
+const columns: Column[] = [];
+for (const profile of profiles) for (const lb of balancers) columns.push(await measure(profile, lb));
+
+const rows: [string, string, (c: Column) => string][] = [
+  ['write outage, primary SIGKILL (median)', '≤ 22 s (fast)', (c) => fmt(median(c.killOutage))],
+  ['write outage, primary graceful stop (median)', '≤ 5 s', (c) => fmt(median(c.stopOutage))],
+  ['acknowledged writes lost (all runs)', '0', (c) => `${c.lost} of ${c.acked}`],
+  ['Grafana replica SIGKILL: failed requests (max)', '0', (c) => String(Math.max(...c.failedRequests))],
+  ['… LB stops sending it traffic after (median)', '', (c) => (c.lbDetect.every((x) => x === null) ? 'n/a (passive)' : fmt(median(c.lbDetect.filter((x): x is number => x !== null))))],
+  ['… serves again after restart (median)', '', (c) => fmt(median(c.backIn))],
+];
+const header = ['metric', 'target', ...columns.map((c) => c.name)];
+const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
+console.log(`\nFailover benchmark: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
+console.log('fast = ttl 20 / loop_wait 5 / retry_timeout 7; upstream = Patroni defaults ttl 30 / loop_wait 10 / retry_timeout 10.\n');
+for (const line of table) console.log(`| ${line.join(' | ')} |`);
