@@ -147,13 +147,19 @@ export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: s
   };
 }
 
-/** Longest stretch without a successful request that contains `atMs` (epoch ms), in ms. */
+/**
+ * Write/request outage caused by a failure at `atMs` (epoch ms): the longest
+ * gap between consecutive successful completions from just before the failure
+ * to the end of the loop (requests in flight at the failure may still succeed).
+ */
 export function outageAround(result: LoopResult, atMs: number): number {
   const at = atMs - result.startedAt;
-  const oks = result.events.filter((e) => e.ok).map((e) => e.t + e.ms);
-  const before = Math.max(...oks.filter((t) => t <= at), 0);
-  const after = result.events.filter((e) => e.ok && e.t + e.ms > at).map((e) => e.t + e.ms)[0];
-  return after === undefined ? Infinity : after - Math.max(before, 0);
+  const oks = result.events.filter((e) => e.ok).map((e) => e.t + e.ms).sort((a, b) => a - b);
+  const before = oks.filter((t) => t <= at);
+  const window = [before.length ? before[before.length - 1] : 0, ...oks.filter((t) => t > at)];
+  let longest = 0;
+  for (let i = 1; i < window.length; i++) longest = Math.max(longest, window[i] - window[i - 1]);
+  return window.length > 1 ? longest : Infinity;
 }
 
 export const ackedIds = (r: LoopResult) => r.events.filter((e) => e.ok && e.id !== undefined).map((e) => e.id!);
