@@ -3,7 +3,8 @@ import helpers from 'yeoman-test';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { QUESTIONS } from '../generators/app/questions.js';
+import { validateAnswers } from '../generators/app/config.js';
+import { applies, QUESTIONS, type Question } from '../generators/app/questions.js';
 import { SECRETS } from '../generators/app/topology.js';
 import { filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
 
@@ -11,9 +12,26 @@ const YO_RC_KEY = 'generator-grafana-ha';
 const secretFiles = Object.values(SECRETS).map((s) => s.file);
 
 describe('questions', () => {
-  it('asks every question when run interactively with nothing stored', async () => {
+  it('asks every question that applies when run interactively with nothing stored', async () => {
     const result = await helpers.run(GENERATOR).withAnswers({});
-    expect(result.askedQuestions.map((q) => q.name).sort()).toEqual(QUESTIONS.map((q) => q.name).sort());
+    const { answers } = validateAnswers({});
+    const applicable = (QUESTIONS as readonly Question[]).filter((q) => applies(q, answers)).map((q) => q.name);
+    expect(result.askedQuestions.map((q) => q.name).sort()).toEqual(applicable.sort());
+    expect(applicable).not.toContain('dbHost');
+  });
+
+  it('asks for the external database, its password included, and stores no password', async () => {
+    const result = await helpers
+      .run(GENERATOR)
+      .withAnswers({ dbMode: 'external', dbHost: 'pg.internal', dbPassword: 'typed-at-the-prompt' })
+      .cd(freshDir());
+    const asked = result.askedQuestions.map((q) => q.name);
+    expect(asked).toEqual(expect.arrayContaining(['dbHost', 'dbPort', 'dbSslMode', 'dbPassword']));
+    expect(asked).not.toContain('patroniNodes');
+    const tree = readTree(result.cwd);
+    expect(tree['secrets/grafana-db-password']).toBe('typed-at-the-prompt');
+    expect(tree['.yo-rc.json']).not.toContain('typed-at-the-prompt');
+    expect(JSON.parse(tree['.yo-rc.json'])[YO_RC_KEY]).not.toHaveProperty('patroniNodes');
   });
 
   it('asks nothing with --defaults, and nothing for values given as options', async () => {

@@ -21,6 +21,8 @@ it('documents every option with its real default', () => {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`--${q.option}\``));
     expect({ option: q.option, documented: Boolean(row) }).toEqual({ option: q.option, documented: true });
     const value = String(answers[q.name]);
-    if (q.name !== 'publicUrl') expect(row).toContain(`\`${value}\``);
+    // publicUrl's default follows the port; an empty default means the value is required where it applies.
+    if (q.name !== 'publicUrl' && value !== '') expect(row).toContain(`\`${value}\``);
+    if (value === '') expect(row).toMatch(/required/);
   }
 });

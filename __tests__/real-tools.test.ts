@@ -20,7 +20,10 @@ const STACKS: Partial<Answers>[] = [
   { loadBalancer: 'nginx' },
   { loadBalancer: 'nginx', grafanaReplicas: 1, patroniNodes: 2, etcdMembers: 1 },
   { loadBalancer: 'haproxy', grafanaReplicas: 5, patroniNodes: 5, etcdMembers: 5, failoverProfile: 'upstream' },
+  { loadBalancer: 'nginx', dbMode: 'single' },
+  { loadBalancer: 'haproxy', dbMode: 'external', dbHost: 'pg.example.com' },
 ];
+const PATRONI_STACKS = STACKS.filter((raw) => (raw.dbMode ?? 'patroni') === 'patroni');
 const label = (raw: Partial<Answers>) => JSON.stringify(raw);
 
 /** HAProxy warns that the stack's host names do not resolve outside Docker; anything else is a finding. */
@@ -48,7 +51,7 @@ it('dclint does reject a file that breaks the schema (control)', () => {
 });
 
 describeWithToolchain('configs checked by the real programs', () => {
-  it.each(STACKS.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
+  it.each(PATRONI_STACKS.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
     const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'db-router/haproxy.cfg']);
     expect(run.status).toBe(0);
     expect(unexpectedHaproxyLines(run.output)).toEqual([]);
@@ -86,11 +89,12 @@ describeWithToolchain('configs checked by the real programs', () => {
   });
   afterAll(() => etcdStandIns.forEach((s) => s.close()));
 
-  it.each(STACKS.map((raw) => [label(raw), raw]))('patroni --validate-config accepts every node of %s', (_l, raw) => {
-    const t = topologyFor(raw);
+  it.each(PATRONI_STACKS.map((raw) => [label(raw), raw]))('patroni --validate-config accepts every node of %s', (_l, raw) => {
+    const db = topologyFor(raw).database;
+    if (db.mode !== 'patroni') throw new Error('a Patroni stack was expected');
     const dir = writeStack(raw);
-    const hosts = Object.fromEntries(t.etcd.members.map((m, i) => [m.name, etcdAddress(i)]));
-    for (const node of t.patroni.nodes) {
+    const hosts = Object.fromEntries(db.etcd.members.map((m, i) => [m.name, etcdAddress(i)]));
+    for (const node of db.patroni.nodes) {
       const run = runInToolchain(dir, ['patroni', '--validate-config', node.configFile], {
         hosts,
         // What the image's entrypoint exports from the Docker secrets.

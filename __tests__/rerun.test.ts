@@ -126,7 +126,7 @@ describe('secrets and edits', () => {
     const first = await generate({});
     const secretKey = join(first.cwd, 'secrets/grafana-secret-key');
     rmSync(secretKey);
-    expect(await failureOf(rerun(first.cwd, {}))).toMatch(/--create-missing-secrets[\s\S]*secrets\/grafana-secret-key is missing/);
+    expect(await failureOf(rerun(first.cwd, {}))).toMatch(/secrets\/grafana-secret-key is missing[\s\S]*--create-missing-secrets/);
     expect(existsSync(secretKey)).toBe(false);
     await rerun(first.cwd, { 'create-missing-secrets': true });
     expect(readFileSync(secretKey, 'utf8')).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -1,11 +1,12 @@
 /** What the generated files say, parsed back with the same libraries that wrote them. */
 import { parse } from 'ini';
+import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { IMAGES, POSTGRES_IMAGES } from '../generators/app/catalog.js';
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';
 import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
-import { serviceNames } from '../generators/app/topology.js';
+import { serviceNames, type PatroniCluster, type Topology } from '../generators/app/topology.js';
 import { filesFor, topologyFor } from './helpers/stack.js';
 
 interface ComposeService {
@@ -27,17 +28,29 @@ interface Compose {
   secrets: Record<string, { file: string }>;
 }
 
+const EXTERNAL = { dbMode: 'external', dbHost: 'pg.example.com' } as const;
 const MATRIX: Partial<Answers>[] = [];
 for (const loadBalancer of ['haproxy', 'nginx'] as const) {
   for (const grafanaReplicas of [1, 3]) {
     for (const patroniNodes of [2, 3]) MATRIX.push({ loadBalancer, grafanaReplicas, patroniNodes });
   }
+  MATRIX.push({ loadBalancer, dbMode: 'single' }, { loadBalancer, ...EXTERNAL });
+}
+
+/** Only the Patroni topology, or a test failure saying the stack is not one. */
+function patroniOf(t: Topology): PatroniCluster {
+  if (t.database.mode !== 'patroni') throw new Error(`not a Patroni stack: ${t.database.mode}`);
+  return t.database;
 }
 
 describe.each(MATRIX)('stack for %j', (raw) => {
   const files = filesFor(raw);
   const t = topologyFor(raw);
   const compose = load(files['compose.yaml']) as Compose;
+  /** Registered for Patroni stacks only. */
+  const itWithPatroni = (name: string, fn: () => void) => {
+    if (t.database.mode === 'patroni') it(name, fn);
+  };
 
   it('matches the committed snapshot', () => {
     expect(files).toMatchSnapshot();
@@ -45,7 +58,8 @@ describe.each(MATRIX)('stack for %j', (raw) => {
 
   it('has one service per node, no version key and no container_name', () => {
     expect(Object.keys(compose.services)).toEqual(serviceNames(t));
-    expect(serviceNames(t)).toHaveLength(t.etcd.members.length + t.patroni.nodes.length + t.grafana.replicas.length + 2);
+    const databaseServices = { patroni: raw.patroniNodes! + 3 + 1, single: 1, external: 0 }[t.database.mode];
+    expect(serviceNames(t)).toHaveLength(databaseServices + t.grafana.replicas.length + 1);
     expect(compose.version).toBeUndefined();
     for (const service of Object.values(compose.services)) expect(service.container_name).toBeUndefined();
   });
@@ -53,8 +67,10 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   it('publishes only the load balancer, and keeps the data networks internal', () => {
     const publishing = Object.entries(compose.services).filter(([, s]) => s.ports).map(([name]) => name);
     expect(publishing).toEqual([t.loadBalancer.name]);
-    expect(compose.networks.app.internal).toBe(true);
-    expect(compose.networks.db.internal).toBe(true);
+    expect(Object.keys(compose.networks)).toEqual(
+      { patroni: ['edge', 'app', 'db'], single: ['edge', 'app'], external: ['edge'] }[t.database.mode],
+    );
+    for (const [name, network] of Object.entries(compose.networks)) expect({ name, internal: network.internal ?? false }).toEqual({ name, internal: name !== 'edge' });
     for (const replica of t.grafana.replicas) expect(compose.services[replica.name].networks).not.toContain('db');
   });
 
@@ -70,17 +86,21 @@ describe.each(MATRIX)('stack for %j', (raw) => {
 
   it('pins every image to a full version from the catalog', () => {
     const images = Object.values(compose.services).flatMap((s) => (s.image ? [s.image] : []));
-    const catalog = [IMAGES.etcd, IMAGES.haproxy, IMAGES.nginx, t.grafana.image];
+    const catalog = [IMAGES.etcd, IMAGES.haproxy, IMAGES.nginx, t.grafana.image, ...Object.values(POSTGRES_IMAGES)];
     for (const image of images) {
       expect(catalog).toContain(image);
-      expect(image).toMatch(/:v?\d+\.\d+\.\d+$/);
+      expect(image).toMatch(/:v?\d+\.\d+(\.\d+)?(-trixie)?$/);
     }
-    expect(files['patroni/image/Dockerfile']).toContain(`FROM ${POSTGRES_IMAGES[t.patroni.postgresMajor]}\n`);
+  });
+
+  itWithPatroni('builds the Patroni image from a pinned PostgreSQL image and Patroni release', () => {
+    expect(files['patroni/image/Dockerfile']).toContain(`FROM ${POSTGRES_IMAGES[patroniOf(t).patroni.postgresMajor]}\n`);
     expect(files['patroni/image/Dockerfile']).toMatch(/patroni\[etcd3,psycopg3\]==4\.\d+\.\d+/);
   });
 
-  it('gives Patroni a stop grace period longer than Docker’s 10 s default', () => {
-    for (const node of t.patroni.nodes) expect(parseInt(compose.services[node.name].stop_grace_period ?? '0', 10)).toBeGreaterThan(10);
+  it('gives PostgreSQL a stop grace period longer than Docker’s 10 s default', () => {
+    const postgres = { patroni: () => patroniOf(t).patroni.nodes.map((n) => n.name), single: () => ['postgres'], external: () => [] };
+    for (const name of postgres[t.database.mode]()) expect(parseInt(compose.services[name].stop_grace_period ?? '0', 10)).toBeGreaterThan(10);
   });
 
   it('mounts each secret from a file under secrets/', () => {
@@ -89,11 +109,13 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     expect([...used].sort()).toEqual(Object.keys(compose.secrets).sort());
   });
 
-  it('gives every Grafana replica one grafana.ini: public root_url, shared secret_key, DB router, alerting peers', () => {
+  it('gives every Grafana replica one grafana.ini: public root_url, shared secret_key, one DB endpoint, alerting peers', () => {
     const ini = parse(files['grafana/grafana.ini']);
     expect(ini.server.root_url).toBe(t.grafana.publicUrl);
     expect(ini.security.secret_key).toBe('$__file{/run/secrets/grafana-secret-key}');
-    expect(ini.database).toMatchObject({ type: 'postgres', host: 'db-router:5432', name: 'grafana', user: 'grafana' });
+    const endpoint = { patroni: 'db-router:5432', single: 'postgres:5432', external: 'pg.example.com:5432' }[t.database.mode];
+    const sslMode = t.database.mode === 'external' ? 'require' : 'disable';
+    expect(ini.database).toMatchObject({ type: 'postgres', host: endpoint, name: 'grafana', user: 'grafana', ssl_mode: sslMode });
     expect(ini.database.password).toBe('$__file{/run/secrets/grafana-db-password}');
     expect(Number(ini.database.locking_attempt_timeout_sec)).toBeGreaterThanOrEqual(60);
     expect(ini.unified_alerting.ha_peers.split(',')).toEqual(t.grafana.replicas.map((r) => `${r.name}:9094`));
@@ -104,22 +126,23 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     }
   });
 
-  it("recycles Grafana's DB connections before the DB router would cut them", () => {
+  itWithPatroni("recycles Grafana's DB connections before the DB router would cut them", () => {
     const minutes = [...files['db-router/haproxy.cfg'].matchAll(/timeout (?:client|server) (\d+)m/g)].map((m) => Number(m[1]));
     expect(minutes).toHaveLength(2);
     for (const m of minutes) expect(GRAFANA_CONN_MAX_LIFETIME_S).toBeLessThan(m * 60);
   });
 
-  it('routes the DB router to every Patroni node with the REST API role checks', () => {
+  itWithPatroni('routes the DB router to every Patroni node with the REST API role checks', () => {
     const cfg = files['db-router/haproxy.cfg'];
-    for (const node of t.patroni.nodes) expect(cfg.match(new RegExp(`server ${node.name} ${node.name}:5432`, 'g'))).toHaveLength(2);
+    for (const node of patroniOf(t).patroni.nodes) expect(cfg.match(new RegExp(`server ${node.name} ${node.name}:5432`, 'g'))).toHaveLength(2);
     expect(cfg).toContain('uri /primary');
     expect(cfg).toContain('uri /replica');
     expect(cfg).toContain('on-marked-down shutdown-sessions');
   });
 
-  it('writes Patroni configs that satisfy its timing rule and name every etcd member', () => {
-    for (const node of t.patroni.nodes) {
+  itWithPatroni('writes Patroni configs that satisfy its timing rule and name every etcd member', () => {
+    const { patroni, etcd } = patroniOf(t);
+    for (const node of patroni.nodes) {
       const yml = load(files[node.configFile]) as {
         scope: string;
         name: string;
@@ -134,7 +157,7 @@ describe.each(MATRIX)('stack for %j', (raw) => {
       expect(yml.name).toBe(node.name);
       expect(yml.postgresql.connect_address).toBe(`${node.name}:5432`);
       expect(yml.restapi.connect_address).toBe(`${node.name}:8008`);
-      expect(yml.etcd3.hosts).toEqual(t.etcd.members.map((m) => `${m.name}:2379`));
+      expect(yml.etcd3.hosts).toEqual(etcd.members.map((m) => `${m.name}:2379`));
       expect(dcs.synchronous_mode).toBe(true);
       // scram everywhere but the local socket, where peer applies.
       expect(yml.postgresql.pg_hba.filter((l) => !l.startsWith('local')).every((l) => l.endsWith('scram-sha-256'))).toBe(true);
@@ -162,4 +185,38 @@ it('writes the same root_url everywhere it is configured, for a custom public UR
   const ini = parse(files['grafana/grafana.ini']);
   expect(ini.server.root_url).toBe('https://grafana.example.com/');
   expect(ini.security.cookie_secure).toBe(true);
+});
+
+describe('database modes', () => {
+  it('creates Grafana’s role and database with the same SQL in Patroni and single mode', () => {
+    const patroni = filesFor({});
+    const single = filesFor({ dbMode: 'single' });
+    expect(patroni['patroni/image/create-grafana-db.sql']).toBe(single['postgres/create-grafana-db.sql']);
+    expect(single['postgres/create-grafana-db.sql']).toMatch(/CREATE ROLE grafana LOGIN PASSWORD :'role_password';/);
+    expect(single['postgres/create-grafana-db.sql']).not.toMatch(/CREATE ROLE[^;]*SUPERUSER/i);
+    const compose = load(single['compose.yaml']) as { services: Record<string, { environment: Record<string, string>; volumes: string[] }> };
+    expect(compose.services.postgres.environment.POSTGRES_PASSWORD_FILE).toBe('/run/secrets/postgres-superuser-password');
+    expect(compose.services.postgres.volumes).toContain('./postgres/create-grafana-db.sql:/docker-entrypoint-initdb.d/create-grafana-db.sql:ro');
+  });
+
+  it('points Grafana at an external database with its SSL mode and CA certificate', () => {
+    const files = filesFor({ ...EXTERNAL, dbPort: 6432, dbName: 'grafana_prod', dbUser: 'svc_grafana', dbSslMode: 'verify-full', dbCaFile: fileURLToPath(import.meta.url) });
+    const ini = parse(files['grafana/grafana.ini']);
+    expect(ini.database).toMatchObject({
+      host: 'pg.example.com:6432',
+      name: 'grafana_prod',
+      user: 'svc_grafana',
+      ssl_mode: 'verify-full',
+      ca_cert_path: '/etc/grafana/db-ca.crt',
+    });
+    const compose = load(files['compose.yaml']) as { services: Record<string, { volumes: string[] }>; secrets: Record<string, unknown> };
+    expect(compose.services['grafana-1'].volumes).toContain('./grafana/db-ca.crt:/etc/grafana/db-ca.crt:ro');
+    expect(Object.keys(compose.secrets).sort()).toEqual(['grafana-admin-password', 'grafana-db-password', 'grafana-secret-key']);
+    expect(files['README.md']).toMatch(/one writable endpoint that follows failover/);
+  });
+
+  it('says plainly in the README when the database is not highly available', () => {
+    expect(filesFor({ dbMode: 'single' })['README.md']).toMatch(/no database HA/);
+    expect(filesFor({})['README.md']).not.toMatch(/no database HA/);
+  });
 });

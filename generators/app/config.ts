@@ -4,7 +4,7 @@
  * through the same coercion and validation whatever its source, and all
  * problems are reported together.
  */
-import { ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
+import { applies, ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
 import type { StackHistory } from './topology.js';
 
 export class ConfigError extends Error {
@@ -70,11 +70,12 @@ export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers 
   const answers: Partial<Record<AnswerName, unknown>> = {};
   for (const q of QUESTIONS as readonly Question[]) {
     const soFar = answers as Partial<Answers>;
-    const given = raw[q.name];
-    if ((q.when && !q.when(soFar)) || given === undefined || given === null) {
+    if (!applies(q, soFar)) {
       answers[q.name] = q.default(soFar);
       continue;
     }
+    // A default is checked like any value: an empty one means the answer is required here.
+    const given = raw[q.name] ?? q.default(soFar);
     const checked = checkOne(q, given, soFar);
     if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
     else answers[q.name] = checked.value;
@@ -96,10 +97,29 @@ function warningsFor(a: Answers): string[] {
   if (a.dbMode === 'patroni' && a.etcdMembers === 1) {
     warnings.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
   }
+  if (a.dbMode === 'single') {
+    warnings.push('db-mode single: one PostgreSQL container, no database HA. For development and trials; growing it into patroni later means moving the data (see the stack README).');
+  }
+  if (a.dbMode === 'external' && a.dbSslMode === 'disable') {
+    warnings.push('db-ssl-mode disable: Grafana talks to the external database unencrypted, password included.');
+  }
   if (a.dbMode === 'patroni' && a.synchronousReplication && a.patroniNodes === 2) {
     warnings.push(
       'Synchronous replication with 2 nodes: while the replica is down the primary keeps accepting writes unprotected (synchronous_mode_strict is off to stay available).',
     );
   }
   return warnings;
+}
+
+/**
+ * What `.yo-rc.json` keeps: the answers that apply to this stack (no Patroni
+ * settings for an external database) and its history. Never secrets.
+ */
+export function answersToStore(answers: Answers, history: StackHistory): Record<string, unknown> {
+  const stored: Record<string, unknown> = {};
+  for (const q of QUESTIONS as readonly Question[]) {
+    if (applies(q, answers)) stored[q.name] = answers[q.name];
+  }
+  if (answers.dbMode === 'patroni') stored.etcdFoundingMembers = history.etcdFoundingMembers;
+  return stored;
 }

@@ -6,12 +6,12 @@
  */
 import Generator from 'yeoman-generator';
 import { constants, existsSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
-import { checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
-import { describePlan, firstStartCommands, planChange, type ChangePlan } from './plan.js';
-import { QUESTIONS, type Answers, type Question } from './questions.js';
+import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
+import { describePlan, firstStartCommands, planRerun, type Rerun } from './plan.js';
+import { applies, QUESTIONS, type Answers, type Question } from './questions.js';
 import { renderStack, type GeneratedFile } from './render/index.js';
-import { generateSecret, missingSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
-import { buildTopology, SECRETS_DIR, type SecretSpec, type Topology } from './topology.js';
+import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE, type SecretWrite } from './secrets.js';
+import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
 
 /**
  * mem-fs-editor applies the mode of a Stats-like object on commit; the conflict
@@ -20,6 +20,14 @@ import { buildTopology, SECRETS_DIR, type SecretSpec, type Topology } from './to
 const withMode = (mode?: number) => (mode === undefined ? undefined : { stat: { mode: constants.S_IFREG | mode } as Stats });
 
 const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+
+/** `--db-password-file`: the password is the file's first line. */
+function readPasswordFile(path: unknown): string | undefined {
+  if (typeof path !== 'string' || path === '') return undefined;
+  const password = readIfExists(path)?.split(/\r?\n/)[0];
+  if (!password) throw new ConfigError([`--db-password-file ${path}: must be a readable file whose first line is the password`]);
+  return password;
+}
 
 /** The answers of the previous run; a hand-edited `.yo-rc.json` is validated like any input. */
 function validateStored(stored: Record<string, unknown>): ValidatedAnswers {
@@ -51,7 +59,7 @@ function toPrompt(q: Question, known: Record<string, unknown>) {
     type: q.choices ? 'select' : q.kind === 'boolean' ? 'confirm' : q.kind === 'integer' ? 'number' : 'input',
     choices: q.choices?.map((c) => ({ name: String(c), value: c })),
     default: (answers: Record<string, unknown>) => known[q.name] ?? q.default(merged(answers)),
-    when: (answers: Record<string, unknown>) => (q.when ? q.when(merged(answers)) : true),
+    when: (answers: Record<string, unknown>) => applies(q, merged(answers)),
     validate: (value: unknown, answers: Record<string, unknown>) => {
       const checked = checkOne(q, value, merged(answers));
       return 'problem' in checked ? checked.problem : true;
@@ -62,16 +70,13 @@ function toPrompt(q: Question, known: Record<string, unknown>) {
 // Yeoman runs every public method of the class as a task, in its run-loop order.
 export default class GrafanaHaGenerator extends Generator {
   private raw: Record<string, unknown> = {};
+  private externalDbPassword?: string;
   private stack?: {
     topology: Topology;
     files: GeneratedFile[];
-    /** Files an earlier run wrote, unedited, that this one no longer generates (e.g. pg-4.yml after a shrink). */
-    stale: string[];
-    /** Files on disk exactly as the previous run wrote them. */
-    unedited: Set<string>;
-    secretsToCreate: SecretSpec[];
     /** Set on a re-run over an existing stack. */
-    plan?: ChangePlan;
+    rerun?: Rerun;
+    secretWrites: SecretWrite[];
   };
 
   constructor(args: string[], options: Record<string, unknown>) {
@@ -85,6 +90,10 @@ export default class GrafanaHaGenerator extends Generator {
       type: Boolean,
       description: 'Ask nothing: take each value from its option, then .yo-rc.json, then the default',
     });
+    this.option('db-password-file', {
+      type: String,
+      description: "external mode: file holding the password of Grafana's database role (copied into secrets/)",
+    });
     this.option('create-missing-secrets', {
       type: Boolean,
       description: 'On a re-run, create secrets whose files are missing (only for a stack that has never been started)',
@@ -92,9 +101,10 @@ export default class GrafanaHaGenerator extends Generator {
   }
 
   async prompting() {
+    const options = this.options as Record<string, unknown>;
     const stored = this.config.getAll() as Record<string, unknown>;
-    const fromOptions = optionValues(this.options as Record<string, unknown>);
-    if ((this.options as Record<string, unknown>).defaults) {
+    const fromOptions = optionValues(options);
+    if (options.defaults) {
       this.raw = { ...stored, ...fromOptions };
       return;
     }
@@ -103,6 +113,18 @@ export default class GrafanaHaGenerator extends Generator {
       .map((q) => toPrompt(q, { ...stored, ...fromOptions }));
     const prompted = await this.prompt(questions as never);
     this.raw = { ...stored, ...prompted, ...fromOptions };
+
+    // An external database's password: asked, never stored in .yo-rc.json, written only to its secret file.
+    const passwordFile = this.destinationPath(SECRETS.grafanaDb.file);
+    if (this.raw.dbMode === 'external' && !options.dbPasswordFile && !options['db-password-file'] && !existsSync(passwordFile)) {
+      const { dbPassword } = await this.prompt<{ dbPassword: string }>({
+        type: 'password',
+        name: 'dbPassword',
+        message: "Password of Grafana's role on the external database",
+        mask: '*',
+      } as never);
+      this.externalDbPassword = dbPassword;
+    }
   }
 
   /**
@@ -119,64 +141,62 @@ export default class GrafanaHaGenerator extends Generator {
     const files = renderStack(topology);
     const onDisk = (path: string) => readIfExists(this.destinationPath(path));
 
-    let plan: ChangePlan | undefined;
-    let stale: string[] = [];
-    let unedited = new Set<string>();
-    if (before) {
-      const previous = buildTopology(before.answers, before.history);
-      const previousFiles = new Map(renderStack(previous).map((f) => [f.path, f.contents]));
-      // Files still exactly as the last run wrote them: safe to replace or remove without asking.
-      unedited = new Set([...previousFiles].filter(([path, contents]) => onDisk(path) === contents).map(([path]) => path));
-      const generated = new Set(files.map((f) => f.path));
-      const leftOver = [...previousFiles.keys()].filter((path) => !generated.has(path) && onDisk(path) !== undefined);
-      stale = leftOver.filter((path) => unedited.has(path));
-      const changed = files.filter((f) => onDisk(f.path) !== f.contents).map((f) => f.path);
-      plan = planChange(previous, topology, [...changed, ...stale]);
-      for (const path of leftOver.filter((p) => !unedited.has(p))) {
-        plan.notes.push(`${path} is no longer generated but you edited it, so it stays: remove it when you no longer need it.`);
-      }
-      if (plan.refusals.length > 0 && !options.force) {
-        throw new ConfigError(plan.refusals, 'This change cannot be applied to the running stack');
-      }
+    const previous = before && buildTopology(before.answers, before.history);
+    const rerun = previous && planRerun(previous, topology, files, onDisk);
+    if (rerun && rerun.plan.refusals.length > 0 && !options.force) {
+      throw new ConfigError(rerun.plan.refusals, 'This change cannot be applied to the running stack');
     }
 
-    const secretsToCreate = missingSecrets(Object.values(topology.secrets), (file) => onDisk(file) !== undefined);
-    if (before && secretsToCreate.length > 0 && !options['create-missing-secrets']) {
-      throw new ConfigError(
-        secretsToCreate.map((s) => `${s.file} is missing (${s.purpose})`),
-        'Secrets of an existing stack are missing. Restore them from your backup: new values would lock the stack out of its own data. If this stack has never been started, re-run with --create-missing-secrets',
-      );
+    const passwordFile = options.dbPasswordFile ?? options['db-password-file'];
+    if (passwordFile && topology.database.mode !== 'external') {
+      throw new ConfigError(['--db-password-file: only for --db-mode external; the stack generates its own database passwords']);
     }
+    const password = this.externalDbPassword ?? readPasswordFile(passwordFile);
+    const secrets = planSecrets({
+      specs: topology.secrets,
+      exists: (file) => onDisk(file) !== undefined,
+      provided: password === undefined ? {} : { grafanaDb: password },
+      previous: previous?.secrets,
+      createMissing: Boolean(options.createMissingSecrets ?? options['create-missing-secrets']),
+    });
+    if (secrets.problems.length > 0) throw new ConfigError(secrets.problems, 'Secrets are missing');
 
     for (const warning of warnings) this.log.conflict(`Warning: ${warning}`);
-    this.stack = { topology, files, stale, unedited, secretsToCreate, plan };
-    this.config.set({ ...answers, etcdFoundingMembers: history.etcdFoundingMembers });
+    this.stack = { topology, files, rerun, secretWrites: secrets.writes };
+    // Re-runs read the CA certificate from the stack's own copy.
+    const caCert = topology.grafana.database.caCert;
+    this.config.set(answersToStore(caCert ? { ...answers, dbCaFile: caCert.file } : answers, history));
   }
 
   writing() {
-    const { files, stale, unedited, secretsToCreate, plan } = this.stack!;
-    if (plan) this.log.info(describePlan(plan));
+    const { topology, files, rerun, secretWrites } = this.stack!;
+    if (rerun) this.log.info(describePlan(rerun.plan));
     for (const file of files) {
       const path = this.destinationPath(file.path);
       this.fs.write(path, file.contents, withMode(file.mode));
       // Yeoman asks before replacing any changed file; only files the user edited deserve the question.
-      if (unedited.has(file.path) && plan?.changedFiles.includes(file.path)) {
-        (this.fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
-      }
+      if (rerun?.replaceSilently.has(file.path)) (this.fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
     }
-    for (const path of stale) this.fs.delete(this.destinationPath(path));
-    if (secretsToCreate.length > 0) {
+    for (const path of rerun?.stale ?? []) this.fs.delete(this.destinationPath(path));
+    const caCert = topology.grafana.database.caCert;
+    if (caCert && this.destinationPath(caCert.source) !== this.destinationPath(caCert.file)) {
+      this.fs.copy(this.destinationPath(caCert.source), this.destinationPath(caCert.file));
+    }
+    if (secretWrites.length > 0) {
       // Created owner-only before any secret lands in it (mem-fs would create it 0755).
       mkdirSync(this.destinationPath(SECRETS_DIR), { recursive: true, mode: SECRETS_DIR_MODE });
     }
-    for (const spec of secretsToCreate) {
-      this.fs.write(this.destinationPath(spec.file), generateSecret(), withMode(SECRET_FILE_MODE));
+    for (const { spec, value } of secretWrites) {
+      const path = this.destinationPath(spec.file);
+      this.fs.write(path, value, withMode(SECRET_FILE_MODE));
+      // A password the user just gave replaces the old one without a conflict prompt, whose diff would print it.
+      (this.fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
     }
   }
 
   end() {
-    const { topology, plan } = this.stack!;
-    if (plan) {
+    const { topology, rerun } = this.stack!;
+    if (rerun) {
       this.log.ok('Stack updated. Apply the change with the commands listed above, in order.');
     } else {
       this.log.ok(`Stack written. Start it with: ${firstStartCommands().join(' && ')}`);

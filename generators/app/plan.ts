@@ -5,7 +5,8 @@
  */
 import type { Answers } from './questions.js';
 import { ETCD_ADD_MEMBER_SCRIPT } from './render/paths.js';
-import { serviceNames, type Topology } from './topology.js';
+import { renderStack, type GeneratedFile } from './render/index.js';
+import { serviceNames, type PatroniCluster, type Topology } from './topology.js';
 
 export interface ChangePlan {
   /** Changes that cannot be applied in place; the run stops unless --force. */
@@ -20,7 +21,16 @@ export interface ChangePlan {
   commands: string[];
 }
 
-const PATRONICTL = (t: Topology) => `docker compose exec ${t.patroni.nodes[0].name} patronictl -c /etc/patroni/patroni.yml`;
+const PATRONICTL = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl -c /etc/patroni/patroni.yml`;
+
+/** What switching database modes does to the data, for the refusal message. */
+const MODE_SWITCH: Record<string, string> = {
+  'single→patroni':
+    'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start the new stack and restore the dump through the DB router.',
+  'patroni→single': 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.',
+  default:
+    "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.",
+};
 
 /** Answers a running cluster cannot take by regenerating files. */
 function refusals(before: Topology, after: Topology): string[] {
@@ -37,28 +47,34 @@ function refusals(before: Topology, after: Topology): string[] {
       `--postgres-major ${was.postgresMajor} → ${now.postgresMajor}: PostgreSQL cannot start on a data directory of another major version. Upgrade with pg_upgrade or dump/restore into a new stack.`,
     );
   }
+  if (was.dbMode !== now.dbMode) {
+    const switchNote = MODE_SWITCH[`${was.dbMode}→${now.dbMode}`] ?? MODE_SWITCH.default;
+    out.push(`--db-mode ${was.dbMode} → ${now.dbMode}: the data does not move by itself; ${switchNote}`);
+  }
+  const [db, next] = [before.database, after.database];
+  if (db.mode !== 'patroni' || next.mode !== 'patroni') return out;
   if (now.patroniNodes < was.patroniNodes) {
-    const gone = before.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
+    const gone = db.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
     out.push(
       `--patroni-nodes ${was.patroniNodes} → ${now.patroniNodes}: remove ${gone.join(', ')} by hand first, never the leader blindly: ` +
-        `check \`${PATRONICTL(before)} list\`; if one of them is the leader, \`${PATRONICTL(before)} switchover --candidate ${before.patroni.nodes[0].name} --force\`; ` +
+        `check \`${PATRONICTL(db)} list\`; if one of them is the leader, \`${PATRONICTL(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
         `then \`docker compose rm --stop --force ${gone.join(' ')}\`. Then re-run with --force.`,
     );
   }
   if (now.etcdMembers < was.etcdMembers) {
-    const gone = before.etcd.members.slice(now.etcdMembers).map((m) => m.name);
+    const gone = db.etcd.members.slice(now.etcdMembers).map((m) => m.name);
     out.push(
       `--etcd-members ${was.etcdMembers} → ${now.etcdMembers}: remove ${gone.join(', ')} from the cluster by hand first, one at a time: ` +
-        `\`docker compose exec ${before.etcd.members[0].name} etcdctl member list\`, \`etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
+        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
     );
   }
   return out;
 }
 
 /** bootstrap.dcs settings: written into the YAML, but a running cluster keeps its own copy in etcd. */
-function dcsChanges(before: Topology, after: Topology): string[] {
+function dcsChanges(before: Answers, after: PatroniCluster, answers: Answers): string[] {
   const settings: string[] = [];
-  const changed = <K extends keyof Answers>(k: K) => before.answers[k] !== after.answers[k];
+  const changed = <K extends keyof Answers>(k: K) => before[k] !== answers[k];
   if (changed('synchronousReplication')) settings.push(`-s synchronous_mode=${after.patroni.synchronous}`);
   if (changed('failoverProfile')) {
     const t = after.patroni.timing;
@@ -69,6 +85,30 @@ function dcsChanges(before: Topology, after: Topology): string[] {
 
 export function firstStartCommands(): string[] {
   return ['docker compose build', 'docker compose up -d', 'docker compose ps'];
+}
+
+function patroniCommands(
+  was: Answers,
+  after: Topology,
+  db: PatroniCluster,
+  isNew: (service: string) => boolean,
+  changed: (path: string) => boolean,
+): string[] {
+  const commands: string[] = [];
+  // 1. etcd first, one member at a time: announced to the cluster, then started.
+  for (const member of db.etcd.members.filter((m) => isNew(m.name))) commands.push(`${ETCD_ADD_MEMBER_SCRIPT} ${member.name}`);
+
+  // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
+  const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
+  if (newNodes.length > 0) commands.push(`docker compose up -d --build ${newNodes.join(' ')}`);
+  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name));
+  if (keptNodes.some((n) => changed(n.configFile))) commands.push(`${PATRONICTL(db)} reload ${after.project} --force`);
+  const dcs = dcsChanges(was, db, after.answers);
+  if (dcs.length > 0) commands.push(`${PATRONICTL(db)} edit-config --force ${dcs.join(' ')}`);
+
+  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode) without dropping connections.
+  if (changed('db-router/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
+  return commands;
 }
 
 /** `changedFiles`: generated paths whose contents differ from what is on disk. */
@@ -82,22 +122,13 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   const commands: string[] = [];
   const notes: string[] = [];
 
-  // 1. etcd first, one member at a time: announced to the cluster, then started.
-  for (const member of after.etcd.members.filter((m) => isNew(m.name))) commands.push(`${ETCD_ADD_MEMBER_SCRIPT} ${member.name}`);
-
-  // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
-  const newNodes = after.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
-  if (newNodes.length > 0) commands.push(`docker compose up -d --build ${newNodes.join(' ')}`);
-  const keptNodes = after.patroni.nodes.filter((n) => !isNew(n.name));
-  if (keptNodes.some((n) => changed(n.configFile))) commands.push(`${PATRONICTL(after)} reload ${after.project} --force`);
-  const dcs = dcsChanges(before, after);
-  if (dcs.length > 0) {
-    commands.push(`${PATRONICTL(after)} edit-config --force ${dcs.join(' ')}`);
-    notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
+  // 1-3. The database tier, when it is a Patroni cluster on both sides.
+  if (before.database.mode === 'patroni' && after.database.mode === 'patroni') {
+    commands.push(...patroniCommands(before.answers, after, after.database, isNew, changed));
+    if (dcsChanges(before.answers, after.database, after.answers).length > 0) {
+      notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
+    }
   }
-
-  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode) without dropping connections.
-  if (changed('db-router/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${after.dbRouter.name}`);
 
   // 4. Grafana: start new replicas, then restart the others one by one for the new alerting peers.
   const newReplicas = after.grafana.replicas.filter((r) => isNew(r.name)).map((r) => r.name);
@@ -113,6 +144,9 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   if (changed('lb/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${lb.name}`);
   if (changed('lb/nginx.conf')) commands.push(`docker compose exec ${lb.name} nginx -s reload`);
   if (lb.kind !== before.loadBalancer.kind) commands.push(`docker compose up -d --force-recreate ${lb.name}`);
+
+  // A forced switch of database mode: the new database services start empty (see the refusal).
+  if (before.database.mode !== after.database.mode) commands.push('docker compose up -d --build --remove-orphans');
 
   // 6. Last, services no longer in compose.yaml.
   if (removed.length > 0) commands.push(`docker compose rm --stop --force ${removed.join(' ')}`);
@@ -131,4 +165,32 @@ export function describePlan(plan: ChangePlan): string {
   if (plan.commands.length > 0) lines.push('  apply it, from this folder, in this order:', ...plan.commands.map((c) => `    ${c}`));
   else lines.push('  nothing to apply to the running stack.');
   return lines.join('\n');
+}
+
+export interface Rerun {
+  plan: ChangePlan;
+  /** Files the previous run wrote, unedited, that this run no longer generates: removed. */
+  stale: string[];
+  /** Changed files still exactly as the previous run wrote them: replaced without asking. */
+  replaceSilently: Set<string>;
+}
+
+/** Compares a re-run with what the previous run wrote and what is on disk now. */
+export function planRerun(
+  previous: Topology,
+  next: Topology,
+  files: GeneratedFile[],
+  onDisk: (path: string) => string | undefined,
+): Rerun {
+  const previousFiles = new Map(renderStack(previous).map((f) => [f.path, f.contents]));
+  const unedited = (path: string) => previousFiles.has(path) && onDisk(path) === previousFiles.get(path);
+  const generated = new Set(files.map((f) => f.path));
+  const leftOver = [...previousFiles.keys()].filter((path) => !generated.has(path) && onDisk(path) !== undefined);
+  const stale = leftOver.filter(unedited);
+  const changed = files.filter((f) => onDisk(f.path) !== f.contents).map((f) => f.path);
+  const plan = planChange(previous, next, [...changed, ...stale]);
+  for (const path of leftOver.filter((p) => !unedited(p))) {
+    plan.notes.push(`${path} is no longer generated but you edited it, so it stays: remove it when you no longer need it.`);
+  }
+  return { plan, stale, replaceSilently: new Set(changed.filter(unedited)) };
 }

@@ -3,14 +3,19 @@
  * prompt, default and validation. Prompts, options, `.yo-rc.json` and the
  * `--help` text are all derived from this table.
  */
+import { existsSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
 
 export const LOAD_BALANCERS = ['haproxy', 'nginx'] as const;
 export type LoadBalancerKind = (typeof LOAD_BALANCERS)[number];
 
-export const DB_MODES = ['patroni'] as const;
+export const DB_MODES = ['patroni', 'single', 'external'] as const;
 export type DbMode = (typeof DB_MODES)[number];
+
+/** Grafana's `[database] ssl_mode` values for PostgreSQL. */
+export const SSL_MODES = ['require', 'verify-full', 'disable'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
 
 export const ETCD_SIZES: readonly number[] = [1, 3, 5, 7];
 
@@ -23,6 +28,12 @@ export interface Answers {
   httpPort: number;
   publicUrl: string;
   dbMode: DbMode;
+  dbHost: string;
+  dbPort: number;
+  dbName: string;
+  dbUser: string;
+  dbSslMode: SslMode;
+  dbCaFile: string;
   patroniNodes: number;
   etcdMembers: number;
   synchronousReplication: boolean;
@@ -49,6 +60,9 @@ export interface Question<K extends AnswerName = AnswerName> {
   validate: (value: Answers[K], answers: Partial<Answers>) => string | undefined;
 }
 
+/** Whether a question applies to these answers (e.g. Patroni settings do not apply to an external database). */
+export const applies = (q: Question, answers: Partial<Answers>) => !q.when || q.when(answers);
+
 const DNS_LABEL = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const GRAFANA_VERSION = /^\d+\.\d+\.\d+$/;
 
@@ -59,6 +73,12 @@ const oneOf = <T>(choices: readonly T[]) => (value: T) =>
   choices.includes(value) ? undefined : `must be one of: ${choices.join(', ')}`;
 
 const isPatroni = (answers: Partial<Answers>) => (answers.dbMode ?? 'patroni') === 'patroni';
+const isExternal = (answers: Partial<Answers>) => answers.dbMode === 'external';
+const runsPostgres = (answers: Partial<Answers>) => !isExternal(answers);
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const IPV6 = /^[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*$/;
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function validatePublicUrl(value: string): string | undefined {
   let url: URL;
@@ -131,10 +151,65 @@ export const QUESTIONS = [
     name: 'dbMode',
     kind: 'string',
     message: 'Database high availability',
-    help: 'patroni: PostgreSQL made highly available by Patroni and etcd',
+    help: 'patroni (PostgreSQL HA with Patroni + etcd), external (your own PostgreSQL HA) or single (one container, not HA)',
     choices: DB_MODES,
     default: () => 'patroni',
     validate: oneOf(DB_MODES),
+  }),
+  question({
+    name: 'dbHost',
+    kind: 'string',
+    message: 'External PostgreSQL host (one writable endpoint that follows failover)',
+    help: 'external mode: host name or IP of the database endpoint',
+    default: () => '',
+    when: isExternal,
+    validate: (v) => (HOST_NAME.test(v) || IPV6.test(v) ? undefined : 'must be a host name or IP address (no scheme, no port)'),
+  }),
+  question({
+    name: 'dbPort',
+    kind: 'integer',
+    message: 'External PostgreSQL port',
+    help: 'external mode: port of the database endpoint',
+    default: () => 5432,
+    when: isExternal,
+    validate: integerIn(1, 65535),
+  }),
+  question({
+    name: 'dbName',
+    kind: 'string',
+    message: "Grafana's database name",
+    help: 'external mode: database Grafana uses (it must exist)',
+    default: () => 'grafana',
+    when: isExternal,
+    validate: (v) => (SQL_IDENTIFIER.test(v) ? undefined : 'must be a plain lower-case PostgreSQL identifier'),
+  }),
+  question({
+    name: 'dbUser',
+    kind: 'string',
+    message: "Grafana's database user",
+    help: 'external mode: role Grafana logs in as (owner of its database, not a superuser)',
+    default: () => 'grafana',
+    when: isExternal,
+    validate: (v) => (SQL_IDENTIFIER.test(v) ? undefined : 'must be a plain lower-case PostgreSQL identifier'),
+  }),
+  question({
+    name: 'dbSslMode',
+    kind: 'string',
+    message: 'SSL mode for the external database',
+    help: 'external mode: require (encrypted), verify-full (encrypted, server certificate checked) or disable',
+    choices: SSL_MODES,
+    default: () => 'require',
+    when: isExternal,
+    validate: oneOf(SSL_MODES),
+  }),
+  question({
+    name: 'dbCaFile',
+    kind: 'string',
+    message: "Path to the CA certificate that signed the database's certificate",
+    help: 'external mode with verify-full: CA certificate file, copied into the stack',
+    default: () => '',
+    when: (a) => isExternal(a) && a.dbSslMode === 'verify-full',
+    validate: (v) => (v && existsSync(v) ? undefined : 'must be an existing file'),
   }),
   question({
     name: 'patroniNodes',
@@ -171,7 +246,7 @@ export const QUESTIONS = [
     help: `PostgreSQL major version: ${Object.keys(POSTGRES_IMAGES).join(', ')}`,
     choices: Object.keys(POSTGRES_IMAGES).map(Number).sort((a, b) => b - a),
     default: () => POSTGRES_DEFAULT_MAJOR,
-    when: isPatroni,
+    when: runsPostgres,
     validate: oneOf(Object.keys(POSTGRES_IMAGES).map(Number)),
   }),
   question({

@@ -3,7 +3,7 @@
  * secret_key would lock Grafana out of its own data), never printed.
  */
 import { randomBytes } from 'node:crypto';
-import type { SecretSpec } from './topology.js';
+import type { SecretKey, SecretSpec } from './topology.js';
 
 /**
  * Compose bind-mounts file secrets with their host owner and mode (uid/gid/mode
@@ -18,6 +18,38 @@ export const SECRETS_DIR_MODE = 0o700;
 /** 256 random bits, URL-safe: valid unquoted in YAML, INI, URLs and SQL literals alike. */
 export const generateSecret = (): string => randomBytes(32).toString('base64url');
 
-/** The secrets that have no file yet; the others are kept byte for byte. */
-export const missingSecrets = (specs: SecretSpec[], exists: (file: string) => boolean): SecretSpec[] =>
-  specs.filter((s) => !exists(s.file));
+export interface SecretWrite {
+  spec: SecretSpec;
+  value: string;
+}
+
+/**
+ * Which secret files to write: missing ones get a random value, except those
+ * the user provides (the external database's password), which are written as
+ * given. A secret the previous run already used and that is now missing is a
+ * problem: a new value would lock the stack out of its own data, unless the
+ * stack never started (`createMissing`).
+ */
+export function planSecrets(options: {
+  specs: Partial<Record<SecretKey, SecretSpec>>;
+  exists: (file: string) => boolean;
+  provided: Partial<Record<SecretKey, string>>;
+  /** The secrets of the previous run, if any. */
+  previous?: Partial<Record<SecretKey, SecretSpec>>;
+  createMissing: boolean;
+}): { writes: SecretWrite[]; problems: string[] } {
+  const writes: SecretWrite[] = [];
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(options.specs) as [SecretKey, SecretSpec][]) {
+    const provided = options.provided[key];
+    if (provided !== undefined) writes.push({ spec, value: provided });
+    else if (options.exists(spec.file)) continue;
+    else if (options.previous?.[key] && !options.createMissing) {
+      problems.push(
+        `${spec.file} is missing (${spec.purpose}): restore it from your backup; a new value would lock the stack out of its own data. If the stack has never been started, re-run with --create-missing-secrets`,
+      );
+    } else if (spec.userProvided) problems.push(`${spec.file}: ${spec.purpose} is needed: --db-password-file FILE, or answer the prompt`);
+    else writes.push({ spec, value: generateSecret() });
+  }
+  return { writes, problems };
+}

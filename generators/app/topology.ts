@@ -5,9 +5,9 @@
  */
 import { IMAGES, PATRONI_PIP_SPEC, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from './failover-profiles.js';
-import type { Answers, LoadBalancerKind } from './questions.js';
+import type { Answers, DbMode, LoadBalancerKind, SslMode } from './questions.js';
 
-/** Networks: only `edge` reaches the host; `app` and `db` are internal. */
+/** Networks: only `edge` reaches the host (and the outside); `app` and `db` are internal. */
 export const NETWORKS = {
   /** Load balancer ↔ Grafana replicas (and Grafana's alerting gossip). */
   edge: 'edge',
@@ -57,11 +57,13 @@ export interface SecretSpec {
   name: string;
   file: string;
   purpose: string;
+  /** Only the user knows it (an external database's password): never invented. */
+  userProvided?: boolean;
 }
 
-export interface Topology {
-  project: string;
-  answers: Answers;
+/** Patroni + etcd, with HAProxy in front following the leader through Patroni's REST API. */
+export interface PatroniCluster {
+  mode: 'patroni';
   etcd: { members: EtcdMember[]; image: string };
   patroni: {
     nodes: PatroniNode[];
@@ -73,7 +75,6 @@ export interface Topology {
     dataDir: string;
     binDir: string;
   };
-  /** HAProxy in front of PostgreSQL: follows the Patroni leader via its REST API. */
   dbRouter: {
     name: string;
     primaryPort: number;
@@ -82,11 +83,41 @@ export interface Topology {
     statusPort: number;
     image: string;
   };
+}
+
+/** One PostgreSQL container, no database HA: for development and trials. */
+export interface SinglePostgres {
+  mode: 'single';
+  server: { name: string; port: number; image: string; postgresMajor: number };
+}
+
+/** A PostgreSQL run elsewhere (managed service, another team's cluster). */
+export interface ExternalPostgres {
+  mode: 'external';
+}
+
+export type DatabaseTopology = PatroniCluster | SinglePostgres | ExternalPostgres;
+
+/** Where and how Grafana connects, whatever the mode. */
+export interface GrafanaDatabase {
+  host: string;
+  port: number;
+  name: string;
+  user: string;
+  sslMode: SslMode;
+  /** CA certificate, copied into the stack, for ssl_mode=verify-full. */
+  caCert?: { file: string; source: string };
+}
+
+export interface Topology {
+  project: string;
+  answers: Answers;
+  database: DatabaseTopology;
   grafana: {
     replicas: GrafanaReplica[];
     image: string;
     publicUrl: string;
-    database: { name: string; user: string };
+    database: GrafanaDatabase;
   };
   loadBalancer: {
     name: string;
@@ -98,7 +129,8 @@ export interface Topology {
     /** HTTP port for the load balancer's own health (HAProxy stats / nginx status). */
     statusPort: number;
   };
-  secrets: Record<SecretKey, SecretSpec>;
+  /** The secrets this stack uses (depends on the database mode). */
+  secrets: Partial<Record<SecretKey, SecretSpec>>;
 }
 
 export type SecretKey =
@@ -130,7 +162,7 @@ const etcdCluster = (upTo: number) =>
     .map((i) => `${etcdName(i)}=${etcdPeerUrl(i)}`)
     .join(',');
 
-export function buildTopology(answers: Answers, history?: StackHistory): Topology {
+function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
   const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
   const etcdMembers = range(answers.etcdMembers).map(
     (i): EtcdMember => ({
@@ -143,19 +175,14 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
       initialCluster: etcdCluster(Math.max(i, founders)),
     }),
   );
-  const patroniNodes = range(answers.patroniNodes).map(
+  const nodes = range(answers.patroniNodes).map(
     (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `patroni/pg-${i}.yml` }),
   );
-  const replicas = range(answers.grafanaReplicas).map(
-    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094 }),
-  );
-
   return {
-    project: answers.projectName,
-    answers,
+    mode: 'patroni',
     etcd: { members: etcdMembers, image: IMAGES.etcd },
     patroni: {
-      nodes: patroniNodes,
+      nodes,
       timing: FAILOVER_PROFILES[answers.failoverProfile],
       synchronous: answers.synchronousReplication,
       postgresMajor: answers.postgresMajor,
@@ -165,11 +192,71 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
       binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
     },
     dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
+  };
+}
+
+function databaseTopology(answers: Answers, history?: StackHistory): DatabaseTopology {
+  switch (answers.dbMode) {
+    case 'patroni':
+      return patroniCluster(answers, history);
+    case 'single':
+      return {
+        mode: 'single',
+        server: { name: 'postgres', port: 5432, image: POSTGRES_IMAGES[answers.postgresMajor], postgresMajor: answers.postgresMajor },
+      };
+    case 'external':
+      return { mode: 'external' };
+  }
+}
+
+/** The endpoint Grafana uses: the router's primary port, the single server, or the external host. */
+function grafanaDatabase(answers: Answers, db: DatabaseTopology): GrafanaDatabase {
+  const account = { name: answers.dbName, user: answers.dbUser };
+  switch (db.mode) {
+    case 'patroni':
+      return { host: db.dbRouter.name, port: db.dbRouter.primaryPort, ...account, sslMode: 'disable' };
+    case 'single':
+      return { host: db.server.name, port: db.server.port, ...account, sslMode: 'disable' };
+    case 'external':
+      return {
+        host: answers.dbHost,
+        port: answers.dbPort,
+        ...account,
+        sslMode: answers.dbSslMode,
+        caCert: answers.dbSslMode === 'verify-full' ? { file: EXTERNAL_CA_FILE, source: answers.dbCaFile } : undefined,
+      };
+  }
+}
+
+/** Secrets each mode needs; an external database brings its own superuser and replication. */
+const SECRETS_BY_MODE: Record<DbMode, SecretKey[]> = {
+  patroni: ['postgresSuperuser', 'postgresReplication', 'patroniRestApi', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  single: ['postgresSuperuser', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  external: ['grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+};
+
+function secretsFor(mode: DbMode): Partial<Record<SecretKey, SecretSpec>> {
+  const specs: Partial<Record<SecretKey, SecretSpec>> = Object.fromEntries(SECRETS_BY_MODE[mode].map((key) => [key, SECRETS[key]]));
+  if (mode === 'external') {
+    specs.grafanaDb = { ...SECRETS.grafanaDb, purpose: "the password of Grafana's role on the external database", userProvided: true };
+  }
+  return specs;
+}
+
+export function buildTopology(answers: Answers, history?: StackHistory): Topology {
+  const database = databaseTopology(answers, history);
+  const replicas = range(answers.grafanaReplicas).map(
+    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094 }),
+  );
+  return {
+    project: answers.projectName,
+    answers,
+    database,
     grafana: {
       replicas,
       image: IMAGES.grafana(answers.grafanaVersion),
       publicUrl: answers.publicUrl,
-      database: { name: 'grafana', user: 'grafana' },
+      database: grafanaDatabase(answers, database),
     },
     loadBalancer: {
       name: 'lb',
@@ -179,15 +266,28 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
       publishedPort: answers.httpPort,
       statusPort: 8404,
     },
-    secrets: SECRETS,
+    secrets: secretsFor(answers.dbMode),
   };
+}
+
+/** The database services of each mode, in start-up order. */
+export function databaseServiceNames(db: DatabaseTopology): string[] {
+  switch (db.mode) {
+    case 'patroni':
+      return [...db.etcd.members.map((m) => m.name), ...db.patroni.nodes.map((n) => n.name), db.dbRouter.name];
+    case 'single':
+      return [db.server.name];
+    case 'external':
+      return [];
+  }
 }
 
 /** Every Compose service, in start-up order. */
 export const serviceNames = (t: Topology): string[] => [
-  ...t.etcd.members.map((m) => m.name),
-  ...t.patroni.nodes.map((n) => n.name),
-  t.dbRouter.name,
+  ...databaseServiceNames(t.database),
   ...t.grafana.replicas.map((r) => r.name),
   t.loadBalancer.name,
 ];
+
+/** Where the CA certificate of an external database is copied, in the stack folder. */
+export const EXTERNAL_CA_FILE = 'grafana/db-ca.crt';

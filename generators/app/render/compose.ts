@@ -3,16 +3,29 @@
  * no `version:`, no `container_name` (it blocks scaling and re-creation).
  */
 import { dump } from 'js-yaml';
-import { NETWORKS, type SecretSpec, type Topology } from '../topology.js';
 import {
+  NETWORKS,
+  type DatabaseTopology,
+  type PatroniCluster,
+  type SecretSpec,
+  type SinglePostgres,
+  type Topology,
+} from '../topology.js';
+import {
+  GRAFANA_DB_CA_IN_CONTAINER,
   GRAFANA_INI_IN_CONTAINER,
   HAPROXY_CFG_IN_CONTAINER,
   NGINX_CONF_IN_CONTAINER,
   PATRONI_CONFIG_IN_CONTAINER,
+  secretPath,
+  SINGLE_INIT_SQL,
 } from './paths.js';
 
-/** Enough for Patroni to checkpoint, stop PostgreSQL and release the leader key (Docker's default is 10 s). */
-export const PATRONI_STOP_GRACE = '60s';
+/**
+ * Enough for PostgreSQL to checkpoint and stop, and for Patroni to release the
+ * leader key first (Docker's default of 10 s would turn a clean stop into a full-ttl failover).
+ */
+export const POSTGRES_STOP_GRACE = '60s';
 
 /** For services whose image runs as a non-root user and needs no capability. */
 const hardening = () => ({ cap_drop: ['ALL'] });
@@ -43,14 +56,16 @@ const healthcheck = (test: string[], startPeriod = '30s') => ({
   start_period: startPeriod,
 });
 
-const uses = (...secrets: SecretSpec[]) => secrets.map((s) => s.name);
+const uses = (...secrets: (SecretSpec | undefined)[]) => secrets.filter((s) => s !== undefined).map((s) => s.name);
 
-export function composeObject(t: Topology) {
-  const { etcd, patroni, dbRouter, grafana, loadBalancer, secrets } = t;
-  const services: Record<string, unknown> = {};
-  const volumes: Record<string, Record<string, never>> = {};
+type Services = Record<string, unknown>;
+type Volumes = Record<string, Record<string, never>>;
 
-  // Keys in each service follow the conventional order (dclint's service-keys-order).
+/** Keys in each service follow the conventional order (dclint's service-keys-order). */
+function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
+  const { etcd, patroni, dbRouter } = db;
+  const { secrets } = t;
+  const services: Services = {};
   for (const member of etcd.members) {
     volumes[`${member.name}-data`] = {};
     services[member.name] = {
@@ -90,7 +105,7 @@ export function composeObject(t: Topology) {
       ...memoryLimit('1g'),
       shm_size: '256m',
       // SIGTERM reaches Patroni itself (the entrypoint execs it): it stops PostgreSQL and hands over the leader key.
-      stop_grace_period: PATRONI_STOP_GRACE,
+      stop_grace_period: POSTGRES_STOP_GRACE,
       stop_signal: 'SIGTERM',
     };
   }
@@ -107,15 +122,73 @@ export function composeObject(t: Topology) {
     ...hardening(),
     ...memoryLimit('128m'),
   };
+  return services;
+}
+
+function singlePostgresService(t: Topology, db: SinglePostgres, volumes: Volumes): Services {
+  const { server } = db;
+  volumes[`${server.name}-data`] = {};
+  return {
+    [server.name]: {
+      image: server.image,
+      volumes: [
+        `${server.name}-data:/var/lib/postgresql/data`,
+        `./${SINGLE_INIT_SQL}:/docker-entrypoint-initdb.d/create-grafana-db.sql:ro`,
+      ],
+      secrets: uses(t.secrets.postgresSuperuser, t.secrets.grafanaDb),
+      environment: {
+        // The official image reads *_FILE variables itself.
+        POSTGRES_PASSWORD_FILE: secretPath(t.secrets.postgresSuperuser!),
+        PGDATA: '/var/lib/postgresql/data/pgdata',
+        POSTGRES_INITDB_ARGS: '--data-checksums --auth-host=scram-sha-256',
+      },
+      networks: [NETWORKS.app],
+      restart: 'unless-stopped',
+      healthcheck: healthcheck(['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'], '60s'),
+      ...memoryLimit('1g'),
+      shm_size: '256m',
+      stop_grace_period: POSTGRES_STOP_GRACE,
+    },
+  };
+}
+
+/** What Grafana waits for before starting, per database mode. */
+function grafanaDependsOn(db: DatabaseTopology) {
+  switch (db.mode) {
+    case 'patroni':
+      return { depends_on: { [db.dbRouter.name]: { condition: 'service_healthy' } } };
+    case 'single':
+      return { depends_on: { [db.server.name]: { condition: 'service_healthy' } } };
+    case 'external':
+      return {};
+  }
+}
+
+export function composeObject(t: Topology) {
+  const { database, grafana, loadBalancer, secrets } = t;
+  const volumes: Volumes = {};
+  const services: Services =
+    database.mode === 'patroni'
+      ? patroniServices(t, database, volumes)
+      : database.mode === 'single'
+        ? singlePostgresService(t, database, volumes)
+        : {};
+  // An external database is reached through `edge`, the one network with a way out.
+  const grafanaNetworks = database.mode === 'external' ? [NETWORKS.edge] : [NETWORKS.edge, NETWORKS.app];
+  const caCert = grafana.database.caCert;
 
   for (const replica of grafana.replicas) {
     volumes[`${replica.name}-data`] = {};
     services[replica.name] = {
       image: grafana.image,
-      depends_on: { [dbRouter.name]: { condition: 'service_healthy' } },
-      volumes: [`${replica.name}-data:/var/lib/grafana`, `./grafana/grafana.ini:${GRAFANA_INI_IN_CONTAINER}:ro`],
+      ...grafanaDependsOn(database),
+      volumes: [
+        `${replica.name}-data:/var/lib/grafana`,
+        `./grafana/grafana.ini:${GRAFANA_INI_IN_CONTAINER}:ro`,
+        ...(caCert ? [`./${caCert.file}:${GRAFANA_DB_CA_IN_CONTAINER}:ro`] : []),
+      ],
       secrets: uses(secrets.grafanaDb, secrets.grafanaSecretKey, secrets.grafanaAdmin),
-      networks: [NETWORKS.edge, NETWORKS.app],
+      networks: grafanaNetworks,
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${replica.httpPort}/api/health`], '120s'),
       ...hardening(),
@@ -141,14 +214,14 @@ export function composeObject(t: Topology) {
     ...memoryLimit('128m'),
   };
 
+  const networks: Record<string, { internal?: boolean }> = { [NETWORKS.edge]: {} };
+  if (database.mode !== 'external') networks[NETWORKS.app] = { internal: true };
+  if (database.mode === 'patroni') networks[NETWORKS.db] = { internal: true };
+
   return {
     name: t.project,
     services,
-    networks: {
-      [NETWORKS.edge]: {},
-      [NETWORKS.app]: { internal: true },
-      [NETWORKS.db]: { internal: true },
-    },
+    networks,
     volumes,
     secrets: Object.fromEntries(Object.values(secrets).map((s) => [s.name, { file: `./${s.file}` }])),
   };

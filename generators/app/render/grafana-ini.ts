@@ -4,15 +4,16 @@
  */
 import { stringify } from 'ini';
 import type { Topology } from '../topology.js';
-import { secretPath } from './paths.js';
+import { GRAFANA_DB_CA_IN_CONTAINER, secretPath } from './paths.js';
 
-/** Well below the DB router's 30 min client/server timeouts, so HAProxy never cuts a pooled connection first. */
+/** Well below the DB router's 30 min client/server timeouts (and common proxies' idle limits), so no proxy cuts a pooled connection first. */
 export const GRAFANA_CONN_MAX_LIFETIME_S = 600;
 /** Replicas started together race for the migration lock; the loser waits this long instead of exiting. */
 export const GRAFANA_MIGRATION_LOCK_WAIT_S = 120;
 
 export function grafanaIniObject(t: Topology) {
-  const { grafana, dbRouter, secrets } = t;
+  const { grafana, secrets } = t;
+  const db = grafana.database;
   const gossipPort = grafana.replicas[0].gossipPort;
   return {
     server: {
@@ -23,12 +24,14 @@ export function grafanaIniObject(t: Topology) {
     },
     database: {
       type: 'postgres',
-      host: `${dbRouter.name}:${dbRouter.primaryPort}`,
-      name: grafana.database.name,
-      user: grafana.database.user,
-      password: `$__file{${secretPath(secrets.grafanaDb)}}`,
-      // Traffic stays on the internal `app` network; see the stack README for TLS.
-      ssl_mode: 'disable',
+      // Grafana takes one host (no libpq multi-host list): an endpoint that always leads to the primary.
+      host: `${db.host}:${db.port}`,
+      name: db.name,
+      user: db.user,
+      password: `$__file{${secretPath(secrets.grafanaDb!)}}`,
+      // disable inside the stack (internal network only); the external database's own choice otherwise.
+      ssl_mode: db.sslMode,
+      ...(db.caCert ? { ca_cert_path: GRAFANA_DB_CA_IN_CONTAINER } : {}),
       max_open_conn: 20,
       max_idle_conn: 5,
       conn_max_lifetime: GRAFANA_CONN_MAX_LIFETIME_S,
@@ -41,8 +44,8 @@ export function grafanaIniObject(t: Topology) {
     },
     security: {
       admin_user: 'admin',
-      admin_password: `$__file{${secretPath(secrets.grafanaAdmin)}}`,
-      secret_key: `$__file{${secretPath(secrets.grafanaSecretKey)}}`,
+      admin_password: `$__file{${secretPath(secrets.grafanaAdmin!)}}`,
+      secret_key: `$__file{${secretPath(secrets.grafanaSecretKey!)}}`,
       cookie_secure: grafana.publicUrl.startsWith('https:'),
       disable_initial_admin_creation: false,
     },

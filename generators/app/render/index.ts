@@ -3,11 +3,18 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  */
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
-import { SECRETS_DIR, type Topology } from '../topology.js';
-import { renderCompose, PATRONI_STOP_GRACE } from './compose.js';
+import { SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
+import { renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js';
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
-import { ETCD_ADD_MEMBER_SCRIPT, PATRONI_CONFIG_IN_CONTAINER, secretPath } from './paths.js';
+import {
+  ETCD_ADD_MEMBER_SCRIPT,
+  PATRONI_CONFIG_IN_CONTAINER,
+  PATRONI_INIT_SQL,
+  PATRONI_INIT_SQL_IN_CONTAINER,
+  secretPath,
+  SINGLE_INIT_SQL,
+} from './paths.js';
 import { renderTemplate } from './templates.js';
 
 export interface GeneratedFile {
@@ -20,11 +27,20 @@ export interface GeneratedFile {
 /** nginx passive checks: one failed connection takes a replica out for this long. */
 export const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: '1s' } as const;
 
-export function renderStack(t: Topology): GeneratedFile[] {
-  const { patroni, dbRouter, grafana, loadBalancer, secrets } = t;
-  const files: GeneratedFile[] = [
-    { path: 'compose.yaml', contents: renderCompose(t) },
-    { path: 'grafana/grafana.ini', contents: renderGrafanaIni(t) },
+/** Grafana's role and database, created once by whichever PostgreSQL the stack runs. */
+const initSql = (t: Topology, path: string): GeneratedFile => ({
+  path,
+  contents: renderTemplate('postgres/create-grafana-db.sql', {
+    passwordFile: secretPath(t.secrets.grafanaDb!),
+    role: t.grafana.database.user,
+    database: t.grafana.database.name,
+  }),
+});
+
+function patroniFiles(t: Topology, db: PatroniCluster): GeneratedFile[] {
+  const { patroni, dbRouter, etcd } = db;
+  const { secrets } = t;
+  return [
     {
       path: 'db-router/haproxy.cfg',
       contents: renderTemplate('db-router/haproxy.cfg', {
@@ -37,6 +53,64 @@ export function renderStack(t: Topology): GeneratedFile[] {
         grafanaConnMaxLifetime: GRAFANA_CONN_MAX_LIFETIME_S,
       }),
     },
+    ...patroni.nodes.map((node) => ({ path: node.configFile, contents: renderPatroniConfig(t, db, node) })),
+    {
+      path: 'patroni/image/Dockerfile',
+      contents: renderTemplate('patroni/Dockerfile', {
+        baseImage: patroni.baseImage,
+        pipSpec: patroni.pipSpec,
+        postBootstrap: POST_BOOTSTRAP_IN_CONTAINER,
+        initSql: PATRONI_INIT_SQL_IN_CONTAINER,
+        configFile: PATRONI_CONFIG_IN_CONTAINER,
+      }),
+    },
+    {
+      path: 'patroni/image/entrypoint.sh',
+      mode: 0o755,
+      contents: renderTemplate('patroni/entrypoint.sh', {
+        secretsDir: '/run/secrets',
+        secretVariables: [
+          { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: secrets.postgresSuperuser!.name },
+          { variable: 'PATRONI_REPLICATION_PASSWORD', secret: secrets.postgresReplication!.name },
+          { variable: 'PATRONI_RESTAPI_PASSWORD', secret: secrets.patroniRestApi!.name },
+        ],
+      }),
+    },
+    {
+      path: 'patroni/image/post-bootstrap.sh',
+      mode: 0o755,
+      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: PATRONI_INIT_SQL_IN_CONTAINER }),
+    },
+    initSql(t, PATRONI_INIT_SQL),
+    {
+      path: ETCD_ADD_MEMBER_SCRIPT.slice(2),
+      mode: 0o755,
+      contents: renderTemplate('stack/etcd-add-member.sh', {
+        script: ETCD_ADD_MEMBER_SCRIPT,
+        members: etcd.members.map((m) => m.name),
+        peerPort: etcd.members[0].peerPort,
+      }),
+    },
+  ];
+}
+
+function databaseFiles(t: Topology): GeneratedFile[] {
+  switch (t.database.mode) {
+    case 'patroni':
+      return patroniFiles(t, t.database);
+    case 'single':
+      return [initSql(t, SINGLE_INIT_SQL)];
+    case 'external':
+      // The CA certificate, when there is one, is the user's own file: the generator copies it.
+      return [];
+  }
+}
+
+export function renderStack(t: Topology): GeneratedFile[] {
+  const { grafana, loadBalancer, secrets } = t;
+  return [
+    { path: 'compose.yaml', contents: renderCompose(t) },
+    { path: 'grafana/grafana.ini', contents: renderGrafanaIni(t) },
     loadBalancer.kind === 'haproxy'
       ? {
           path: 'lb/haproxy.cfg',
@@ -55,58 +129,18 @@ export function renderStack(t: Topology): GeneratedFile[] {
             ...NGINX_PASSIVE_CHECK,
           }),
         },
-    ...patroni.nodes.map((node) => ({ path: node.configFile, contents: renderPatroniConfig(t, node) })),
-    {
-      path: 'patroni/image/Dockerfile',
-      contents: renderTemplate('patroni/Dockerfile', {
-        baseImage: patroni.baseImage,
-        pipSpec: patroni.pipSpec,
-        postBootstrap: POST_BOOTSTRAP_IN_CONTAINER,
-        configFile: PATRONI_CONFIG_IN_CONTAINER,
-      }),
-    },
-    {
-      path: 'patroni/image/entrypoint.sh',
-      mode: 0o755,
-      contents: renderTemplate('patroni/entrypoint.sh', {
-        secretsDir: '/run/secrets',
-        secretVariables: [
-          { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: secrets.postgresSuperuser.name },
-          { variable: 'PATRONI_REPLICATION_PASSWORD', secret: secrets.postgresReplication.name },
-          { variable: 'PATRONI_RESTAPI_PASSWORD', secret: secrets.patroniRestApi.name },
-        ],
-      }),
-    },
-    {
-      path: 'patroni/image/post-bootstrap.sh',
-      mode: 0o755,
-      contents: renderTemplate('patroni/post-bootstrap.sh', {
-        passwordFile: secretPath(secrets.grafanaDb),
-        role: grafana.database.user,
-        database: grafana.database.name,
-      }),
-    },
-    {
-      path: ETCD_ADD_MEMBER_SCRIPT.slice(2),
-      mode: 0o755,
-      contents: renderTemplate('stack/etcd-add-member.sh', {
-        script: ETCD_ADD_MEMBER_SCRIPT,
-        members: t.etcd.members.map((m) => m.name),
-        peerPort: t.etcd.members[0].peerPort,
-      }),
-    },
+    ...databaseFiles(t),
     { path: '.gitignore', contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
     {
       path: 'README.md',
       contents: renderTemplate('stack/README.md', {
         t,
+        db: t.database,
         profiles: FAILOVER_PROFILES,
-        timing: patroni.timing,
         users: PATRONI_USERS,
-        stopGrace: PATRONI_STOP_GRACE,
+        stopGrace: POSTGRES_STOP_GRACE,
         secretList: Object.values(secrets),
       }),
     },
   ];
-  return files;
 }

@@ -6,8 +6,14 @@ export const secretPath = (s: SecretSpec) => `/run/secrets/${s.name}`;
 
 export const PATRONI_CONFIG_IN_CONTAINER = '/etc/patroni/patroni.yml';
 export const GRAFANA_INI_IN_CONTAINER = '/etc/grafana/grafana.ini';
+export const GRAFANA_DB_CA_IN_CONTAINER = '/etc/grafana/db-ca.crt';
 export const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
 export const NGINX_CONF_IN_CONTAINER = '/etc/nginx/nginx.conf';
 
 /** Run from the stack folder to add one etcd member to the running cluster. */
 export const ETCD_ADD_MEMBER_SCRIPT = './scripts/etcd-add-member.sh';
+
+/** SQL creating Grafana's role and database: Patroni's post_bootstrap and the single server's initdb run it. */
+export const PATRONI_INIT_SQL = 'patroni/image/create-grafana-db.sql';
+export const PATRONI_INIT_SQL_IN_CONTAINER = '/usr/local/share/grafana-ha/create-grafana-db.sql';
+export const SINGLE_INIT_SQL = 'postgres/create-grafana-db.sql';

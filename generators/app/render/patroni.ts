@@ -4,13 +4,13 @@
  * Docker secrets into PATRONI_* variables (Patroni has no *_FILE convention).
  */
 import { dump } from 'js-yaml';
-import type { PatroniNode, Topology } from '../topology.js';
+import type { PatroniCluster, PatroniNode, Topology } from '../topology.js';
 
 export const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', restApi: 'patroni' } as const;
 export const POST_BOOTSTRAP_IN_CONTAINER = '/usr/local/bin/post-bootstrap';
 
-export function patroniConfigObject(t: Topology, node: PatroniNode) {
-  const { patroni, etcd } = t;
+export function patroniConfigObject(t: Topology, db: PatroniCluster, node: PatroniNode) {
+  const { patroni, etcd } = db;
   return {
     scope: t.project,
     name: node.name,
@@ -74,5 +74,5 @@ export function patroniConfigObject(t: Topology, node: PatroniNode) {
   };
 }
 
-export const renderPatroniConfig = (t: Topology, node: PatroniNode) =>
-  dump(patroniConfigObject(t, node), { noRefs: true, lineWidth: 120 });
+export const renderPatroniConfig = (t: Topology, db: PatroniCluster, node: PatroniNode) =>
+  dump(patroniConfigObject(t, db, node), { noRefs: true, lineWidth: 120 });
