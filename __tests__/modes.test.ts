@@ -2,16 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { freshDir, generate, readTree } from './helpers/stack.js';
-
-const failureOf = async (run: PromiseLike<unknown>) => {
-  try {
-    await run;
-  } catch (error) {
-    return (error as Error).message;
-  }
-  return undefined;
-};
+import { failureOf, freshDir, generate, readTree } from './helpers/stack.js';
 
 const passwordFile = (password: string) => {
   const file = join(freshDir(), 'pw');

@@ -7,22 +7,13 @@ import { validateAnswers } from '../generators/app/config.js';
 import { planChange } from '../generators/app/plan.js';
 import type { Answers } from '../generators/app/questions.js';
 import { buildTopology } from '../generators/app/topology.js';
-import { generate, GENERATOR, readTree } from './helpers/stack.js';
+import { failureOf, generate, GENERATOR, readTree } from './helpers/stack.js';
 
 type Services = Record<string, { environment?: Record<string, string> }>;
 const servicesIn = (dir: string) => (load(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Services }).services;
 
 /** yeoman-test passes --force by default; a user's plain re-run does not. */
 const rerun = (dir: string, options: Record<string, unknown>) => generate({ force: false, ...options }, dir);
-
-const failureOf = async (run: PromiseLike<unknown>) => {
-  try {
-    await run;
-  } catch (error) {
-    return (error as Error).message;
-  }
-  return undefined;
-};
 
 describe('growing a stack', () => {
   it('adds Grafana, Patroni and etcd services, joining new etcd members to the running cluster', async () => {

@@ -51,3 +51,13 @@ export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix)
  */
 export const generate = (options: Record<string, unknown>, cwd = freshDir()) =>
   helpers.run(GENERATOR).withOptions({ defaults: true, ...options }).cd(cwd);
+
+/** The error message a run ends with, or undefined when it succeeds. */
+export async function failureOf(run: PromiseLike<unknown>): Promise<string | undefined> {
+  try {
+    await run;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return undefined;
+}
