@@ -39,16 +39,24 @@ function validateStored(stored: Record<string, unknown>): ValidatedAnswers {
   }
 }
 
+/** `yo` passes options as typed (`grafana-replicas`), the bin's command line camel-cased (`grafanaReplicas`). */
+const optionValue = (options: Record<string, unknown>, kebab: string): unknown =>
+  options[kebab] ?? options[kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+
 /** Values given as CLI options, keyed by answer name. */
 function optionValues(options: Record<string, unknown>): Record<string, unknown> {
   const given: Record<string, unknown> = {};
   for (const q of QUESTIONS) {
-    // `yo` passes options as typed (`grafana-replicas`), the bin's command line camel-cased (`grafanaReplicas`).
-    const value = options[q.option] ?? options[q.name];
+    const value = optionValue(options, q.option);
     if (value !== undefined) given[q.name] = value;
   }
   return given;
 }
+
+/** Yeoman asks before replacing a changed file; this one is written without the question. */
+const skipConflictQuestion = (fs: Generator['fs'], path: string) => {
+  (fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
+};
 
 /** One table entry → one Inquirer question; `known` holds stored and option values. */
 function toPrompt(q: Question, known: Record<string, unknown>) {
@@ -116,7 +124,7 @@ export default class GrafanaHaGenerator extends Generator {
 
     // An external database's password: asked, never stored in .yo-rc.json, written only to its secret file.
     const passwordFile = this.destinationPath(SECRETS.grafanaDb.file);
-    if (this.raw.dbMode === 'external' && !options.dbPasswordFile && !options['db-password-file'] && !existsSync(passwordFile)) {
+    if (this.raw.dbMode === 'external' && !optionValue(options, 'db-password-file') && !existsSync(passwordFile)) {
       const { dbPassword } = await this.prompt<{ dbPassword: string }>({
         type: 'password',
         name: 'dbPassword',
@@ -147,7 +155,7 @@ export default class GrafanaHaGenerator extends Generator {
       throw new ConfigError(rerun.plan.refusals, 'This change cannot be applied to the running stack');
     }
 
-    const passwordFile = options.dbPasswordFile ?? options['db-password-file'];
+    const passwordFile = optionValue(options, 'db-password-file');
     if (passwordFile && topology.database.mode !== 'external') {
       throw new ConfigError(['--db-password-file: only for --db-mode external; the stack generates its own database passwords']);
     }
@@ -157,7 +165,7 @@ export default class GrafanaHaGenerator extends Generator {
       exists: (file) => onDisk(file) !== undefined,
       provided: password === undefined ? {} : { grafanaDb: password },
       previous: previous?.secrets,
-      createMissing: Boolean(options.createMissingSecrets ?? options['create-missing-secrets']),
+      createMissing: Boolean(optionValue(options, 'create-missing-secrets')),
     });
     if (secrets.problems.length > 0) throw new ConfigError(secrets.problems, 'Secrets are missing');
 
@@ -174,8 +182,8 @@ export default class GrafanaHaGenerator extends Generator {
     for (const file of files) {
       const path = this.destinationPath(file.path);
       this.fs.write(path, file.contents, withMode(file.mode));
-      // Yeoman asks before replacing any changed file; only files the user edited deserve the question.
-      if (rerun?.replaceSilently.has(file.path)) (this.fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
+      // Only files the user edited deserve the conflict question.
+      if (rerun?.replaceSilently.has(file.path)) skipConflictQuestion(this.fs, path);
     }
     for (const path of rerun?.stale ?? []) this.fs.delete(this.destinationPath(path));
     const caCert = topology.grafana.database.caCert;
@@ -190,7 +198,7 @@ export default class GrafanaHaGenerator extends Generator {
       const path = this.destinationPath(spec.file);
       this.fs.write(path, value, withMode(SECRET_FILE_MODE));
       // A password the user just gave replaces the old one without a conflict prompt, whose diff would print it.
-      (this.fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
+      skipConflictQuestion(this.fs, path);
     }
   }
 
