@@ -88,7 +88,8 @@ export default class GrafanaHaGenerator extends Generator {
   };
 
   constructor(args: string[], options: Record<string, unknown>) {
-    super(args, options as never);
+    // A Compose stack has no npm packages to install.
+    super(args, options as never, { customInstallTask: true });
     for (const q of QUESTIONS as readonly Question[]) {
       const choices = q.choices ? ` [${q.choices.join('|')}]` : '';
       // Every answer option takes a value as text (`--synchronous-replication false`); validation coerces it.
@@ -196,9 +197,10 @@ export default class GrafanaHaGenerator extends Generator {
     }
     for (const { spec, value } of secretWrites) {
       const path = this.destinationPath(spec.file);
+      const replacing = existsSync(path);
       this.fs.write(path, value, withMode(SECRET_FILE_MODE));
       // A password the user just gave replaces the old one without a conflict prompt, whose diff would print it.
-      skipConflictQuestion(this.fs, path);
+      if (replacing) skipConflictQuestion(this.fs, path);
     }
   }
 
