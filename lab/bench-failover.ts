@@ -9,6 +9,9 @@
  *    until it serves again after a restart.
  * Every run is bounded in time; the lab cleans up on any exit.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { generateStack } from './generate.js';
 import { grafanaReplicaLoss, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
@@ -35,8 +38,11 @@ interface Column {
 }
 
 async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | 'nginx'): Promise<Column> {
+  const dir = generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication: true });
+  const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
+  timings.set(profile, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
   const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [] };
-  const lab = await StackLab.start(generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication: true }));
+  const lab = await StackLab.start(dir, { removeStackDir: true });
   try {
     await waitClusterSettled(lab, { sync: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
@@ -66,6 +72,7 @@ if (reason) {
   process.exit(1);
 }
 const columns: Column[] = [];
+const timings = new Map<string, string>();
 for (const profile of profiles) for (const lb of balancers) columns.push(await measure(profile, lb));
 
 const rows: [string, string, (c: Column) => string][] = [
@@ -79,5 +86,5 @@ const rows: [string, string, (c: Column) => string][] = [
 const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
 console.log(`\nFailover benchmark: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
-console.log('fast = ttl 20 / loop_wait 5 / retry_timeout 7; upstream = Patroni defaults ttl 30 / loop_wait 10 / retry_timeout 10.\n');
+console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
 for (const line of table) console.log(`| ${line.join(' | ')} |`);

@@ -32,15 +32,21 @@ export async function missingOnPrimary(lab: StackLab, ids: number[]): Promise<nu
 export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boolean): Promise<PrimaryLossResult> {
   const oldLeader = await waitFor('a leader', () => leaderName(lab), 60_000);
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
-  await sleep(2000);
-  const failedAt = Date.now();
-  await (how === 'kill' ? lab.kill(oldLeader) : lab.stop(oldLeader));
-  const newLeader = await waitFor('a new leader', async () => {
-    const l = await leaderName(lab).catch(() => undefined);
-    return l && l !== oldLeader ? l : undefined;
-  }, 90_000, 200);
-  await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
-  await sleep(2000);
+  let failedAt = 0;
+  let newLeader: string;
+  try {
+    await sleep(2000);
+    failedAt = Date.now();
+    await (how === 'kill' ? lab.kill(oldLeader) : lab.stop(oldLeader));
+    newLeader = await waitFor('a new leader', async () => {
+      const l = await leaderName(lab).catch(() => undefined);
+      return l && l !== oldLeader ? l : undefined;
+    }, 90_000, 200);
+    await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
+    await sleep(2000);
+  } finally {
+    await writer.stop(); // also when a wait above fails: no loop outlives its scenario
+  }
   const result = await writer.stop();
   const ids = ackedIds(result);
   const lost = await missingOnPrimary(lab, ids);
@@ -78,6 +84,14 @@ export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): 
   const lb = lab.services().find((s) => lab.spec(s).ports.length)!;
   const isHaproxy = lab.programs.get(lb)!.kind === 'haproxy';
   const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 90_000 });
+  try {
+    return await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);
+  } finally {
+    await stream.stop();
+  }
+}
+
+async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: boolean, replica: string, stream: ReturnType<typeof startLoop>): Promise<ReplicaLossResult> {
   await sleep(3000);
   const killedAt = Date.now();
   await lab.kill(replica);

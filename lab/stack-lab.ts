@@ -43,6 +43,8 @@ export interface LabOptions {
   log?: (line: string) => void;
   /** How long to wait for each service_healthy dependency. */
   healthyTimeoutMs?: number;
+  /** Delete the stack folder too on destroy() (for folders the lab's caller generated into a temp dir). */
+  removeStackDir?: boolean;
 }
 
 export class StackLab {
@@ -327,6 +329,7 @@ export class StackLab {
     if (process.env.GGHA_LAB_KEEP !== '1') {
       try {
         rmSync(this.tempDir, { recursive: true, force: true });
+        if (this.opts.removeStackDir) rmSync(this.model.dir, { recursive: true, force: true });
       } catch {
         /* a mount still busy: left for the next run's cleanup */
       }

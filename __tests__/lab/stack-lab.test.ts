@@ -24,7 +24,7 @@ jest.setTimeout(240_000);
 describeLab('database failures (HAProxy LB, fast profile, synchronous replication)', () => {
   let lab: StackLab;
   beforeAll(async () => {
-    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log });
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log, removeStackDir: true });
     await waitClusterSettled(lab, { sync: true });
   }, 300_000);
   afterAll(() => lab?.destroy());
@@ -100,9 +100,13 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
   test('5. one etcd member of three dies: the database keeps accepting writes', async () => {
     const leaderBefore = await leaderName(lab);
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 60_000 });
-    await sleep(2000);
-    await lab.kill('etcd-1');
-    await sleep(20_000); // longer than ttl: the leader key must be renewed through the survivors
+    try {
+      await sleep(2000);
+      await lab.kill('etcd-1');
+      await sleep(20_000); // longer than ttl: the leader key must be renewed through the survivors
+    } finally {
+      await writer.stop();
+    }
     const result = await writer.stop();
     await lab.startService('etcd-1');
     await lab.waitHealthy('etcd-1', 60_000);
@@ -116,22 +120,28 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     const others = lab.services('patroni').filter((n) => n !== leader);
     await pgQuery(lab, leader, 'CREATE TABLE IF NOT EXISTS lab_probe (id bigserial PRIMARY KEY, node text)');
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
-    await sleep(2000);
-    const cutAt = Date.now();
-    await lab.partition(leader, lab.services('etcd'));
     let lastWriteOnOld = 0;
     let firstPromotion = 0;
-    const deadline = Date.now() + 90_000;
-    // Probe the old primary directly (the client is not cut off from it) and the others' roles.
-    while (Date.now() < deadline && !(firstPromotion && Date.now() - firstPromotion > 3000)) {
-      const probeOld = pgQuery(lab, leader, `INSERT INTO lab_probe (node) VALUES ('${leader}')`).then(() => (lastWriteOnOld = Date.now()), () => {});
-      const probeOthers = Promise.all(others.map((n) => pgQuery(lab, n, 'SELECT pg_is_in_recovery() AS r').then(([x]) => !x.r, () => false)));
-      const [, promoted] = await Promise.all([probeOld, probeOthers]);
-      if (promoted.some(Boolean) && !firstPromotion) firstPromotion = Date.now();
-      await sleep(100);
+    let cutAt = 0;
+    try {
+      await sleep(2000);
+      cutAt = Date.now();
+      await lab.partition(leader, lab.services('etcd'));
+      const deadline = Date.now() + 90_000;
+      // Probe the old primary directly (the client is not cut off from it) and the others' roles.
+      while (Date.now() < deadline && !(firstPromotion && Date.now() - firstPromotion > 3000)) {
+        const probeOld = pgQuery(lab, leader, `INSERT INTO lab_probe (node) VALUES ('${leader}')`).then(() => (lastWriteOnOld = Date.now()), () => {});
+        const probeOthers = Promise.all(others.map((n) => pgQuery(lab, n, 'SELECT pg_is_in_recovery() AS r').then(([x]) => !x.r, () => false)));
+        const [, promoted] = await Promise.all([probeOld, probeOthers]);
+        if (promoted.some(Boolean) && !firstPromotion) firstPromotion = Date.now();
+        await sleep(100);
+      }
+      await lab.heal();
+      await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > firstPromotion), 60_000, 200);
+    } finally {
+      await lab.heal();
+      await writer.stop();
     }
-    await lab.heal();
-    await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > firstPromotion), 60_000, 200);
     const result = await writer.stop();
     await waitClusterSettled(lab, { sync: true });
     console.log(`etcd cut: last write on old primary ${((lastWriteOnOld - cutAt) / 1000).toFixed(1)} s, promotion ${((firstPromotion - cutAt) / 1000).toFixed(1)} s after the cut`);
@@ -145,7 +155,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
   describeLab(`Grafana replica loss behind ${loadBalancer}`, () => {
     let lab: StackLab;
     beforeAll(async () => {
-      lab = await StackLab.start(generateStack({ loadBalancer }), { log });
+      lab = await StackLab.start(generateStack({ loadBalancer }), { log, removeStackDir: true });
       for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
     }, 300_000);
     afterAll(() => lab?.destroy());
