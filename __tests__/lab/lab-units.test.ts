@@ -4,8 +4,8 @@
  * 127.0.0.11, which the lab serves with a stand-in instead of rewriting the
  * HAProxy/nginx configs. The lab rewrites no generated file.
  */
-import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCompose, parseDuration, startOrder } from '../../lab/compose-model.js';
@@ -13,6 +13,14 @@ import { answer } from '../../lab/dns-standin.js';
 import { expandValue, parseGrafanaIni } from '../../lab/grafana-standin.js';
 import { programFor } from '../../lab/programs.js';
 import { writeFileSync } from 'node:fs';
+
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ggha-unit-'));
+  tempDirs.push(d);
+  return d;
+};
+afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A DNS query for `name`, type A (1) or AAAA (28). */
 function query(name: string, type = 1): Buffer {
@@ -38,7 +46,7 @@ describe('DNS stand-in (serves the 127.0.0.11 the generated HAProxy/nginx config
 
 describe('Grafana stand-in config reading', () => {
   test('expands $__file{} (trimmed) and $__env{}, applies GF_ overrides', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ggha-unit-'));
+    const dir = tempDir();
     writeFileSync(join(dir, 'pw'), 's3cret\n');
     expect(expandValue(`$__file{${join(dir, 'pw')}}`)).toBe('s3cret');
     process.env.GGHA_UNIT_X = 'x1';
@@ -58,7 +66,7 @@ describe('compose model', () => {
     const { validateAnswers } = await import('../../generators/app/config.js');
     const { buildTopology } = await import('../../generators/app/topology.js');
     const { renderStack } = await import('../../generators/app/render/index.js');
-    const dir = mkdtempSync(join(tmpdir(), 'ggha-unit-'));
+    const dir = tempDir();
     const { answers } = validateAnswers({ postgresMajor: 18 } as any);
     const { mkdirSync } = await import('node:fs');
     for (const f of renderStack(buildTopology(answers as any))) {
