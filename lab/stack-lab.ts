@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCompose, startOrder, type ComposeModel, type ServiceSpec } from './compose-model.js';
 import { createEndpoint, createHub, destroyAllSync, heal, HUB_NS, nsName, partition, pidsIn, setAttached, type Endpoint } from './network.js';
+import { acquireLabLock, releaseLabLock } from './lab-lock.js';
 import { programFor, STANDIN_LAB_ROOT, STANDIN_NODE, type Program } from './programs.js';
 import { run, shq, sleep, tryRun, waitFor } from './shell.js';
 
@@ -69,7 +70,8 @@ export class StackLab {
   static async start(stackDir: string, opts: LabOptions = {}): Promise<StackLab> {
     const reason = labUnavailableReason();
     if (reason) throw new Error(reason);
-    destroyAllSync(); // leftovers of a crashed run
+    await acquireLabLock();
+    destroyAllSync(); // leftovers of a crashed run (the lock says no live lab owns them)
     const lab = new StackLab(stackDir, opts);
     registerCleanup(lab);
     try {
@@ -326,6 +328,8 @@ export class StackLab {
     if (this.destroyed) return;
     this.destroyed = true;
     destroyAllSync();
+    liveLabs.delete(this);
+    if (!liveLabs.size) releaseLabLock();
     if (process.env.GGHA_LAB_KEEP !== '1') {
       try {
         rmSync(this.tempDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCompose, parseDuration, startOrder } from '../../lab/compose-model.js';
 import { answer } from '../../lab/dns-standin.js';
+import { acquireLabLock, releaseLabLock } from '../../lab/lab-lock.js';
 import { expandValue, parseGrafanaIni } from '../../lab/grafana-standin.js';
 import { programFor } from '../../lab/programs.js';
 import { writeFileSync } from 'node:fs';
@@ -81,5 +82,21 @@ describe('compose model', () => {
     expect(programFor(model.services.find((s) => s.name === 'pg-1')!).ports.sort()).toEqual([5432, 8008]);
     expect(startOrder(model)[0].map((s) => s.name)).toContain('etcd-1');
     expect(readFileSync(join(dir, 'db-router/haproxy.cfg'), 'utf8')).toContain('127.0.0.11');
+    // The image ships the script the Patroni YAML names as post_bootstrap (the lab mounts it from the Dockerfile's COPY).
+    const { load } = await import('js-yaml');
+    const postBootstrap = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.post_bootstrap;
+    expect(programFor(model.services.find((s) => s.name === 'pg-1')!).imageFiles.map((f) => f.target)).toContain(postBootstrap);
+  });
+});
+
+describe('one lab per machine', () => {
+  test('a stale lock is taken over, a live owner is waited for, release frees it', async () => {
+    const path = join(tempDir(), 'lab.pid');
+    writeFileSync(path, '999999999'); // no such process
+    await acquireLabLock(1000, path);
+    expect(readFileSync(path, 'utf8')).toBe(String(process.pid));
+    releaseLabLock(path);
+    writeFileSync(path, String(process.ppid)); // alive, not us
+    await expect(acquireLabLock(1200, path)).rejects.toThrow(/holds/);
   });
 });
