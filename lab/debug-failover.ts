@@ -12,8 +12,9 @@ try {
   console.log('leader', leader, lab.tempDir);
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 60_000 });
   await sleep(2000);
-  await lab.kill(leader);
   const t0 = Date.now();
+  console.log('kill at', new Date(t0).toISOString());
+  await lab.kill(leader);
   while (Date.now() - t0 < 40_000) {
     const t = ((Date.now() - t0) / 1000).toFixed(1);
     const via = await httpRequest(lab.socketPath('lb', 8080), 'POST', '/api/standin/writes', 5000).then((r) => `${r.status} ${r.body.slice(0, 120)}`, (e) => e.message);

@@ -72,6 +72,8 @@ export interface ReplicaLossResult {
   backInServiceS: number;
   /** Requests slower than 500 ms (a retry on another replica shows up as latency, not as an error). */
   slowRequests: number;
+  /** The first few failures, with their time relative to the kill (for the report when one happens). */
+  failureSamples: string[];
 }
 
 async function haproxyServerStatus(lab: StackLab, lb: string, server: string): Promise<string | undefined> {
@@ -83,6 +85,16 @@ async function haproxyServerStatus(lab: StackLab, lb: string, server: string): P
 export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): Promise<ReplicaLossResult> {
   const lb = lab.services().find((s) => lab.spec(s).ports.length)!;
   const isHaproxy = lab.programs.get(lb)!.kind === 'haproxy';
+  // Start from a stack that serves: every replica answers through the LB (HAProxy needs `rise`
+  // passing checks after a start before it sends a replica traffic).
+  const replicas = lab.services('grafana-standin');
+  const lbSocket = lab.socketPath(lb, lab.spec(lb).ports[0].container);
+  const seen = new Set<string>();
+  await waitFor('every replica to answer through the LB', async () => {
+    const r = await httpRequest(lbSocket, 'GET', '/api/standin/ping', 2000);
+    if (r.status === 200 && r.instance) seen.add(r.instance);
+    return replicas.every((g) => seen.has(g));
+  }, 60_000, 50);
   const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 90_000 });
   try {
     return await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);
@@ -113,6 +125,7 @@ async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: bool
     lbDetectS,
     backInServiceS,
     slowRequests: result.events.filter((e) => e.ms > 500).length,
+    failureSamples: failures(result).slice(0, 5).map((e) => `${((e.t + result.startedAt - killedAt) / 1000).toFixed(2)}s after kill: ${e.status} ${e.error ?? ''}`.trim()),
   };
 }
 

@@ -163,6 +163,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     test(`6. one replica SIGKILLed under a steady request stream: zero failed requests; it serves again after a restart (${loadBalancer})`, async () => {
       const r = await grafanaReplicaLoss(lab);
       console.log(`${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s`);
+      expect(r.failureSamples).toEqual([]);
       expect(r.failedRequests).toBe(0);
       expect(r.backInServiceS).toBeGreaterThan(0);
     });
