@@ -39,6 +39,26 @@ describe('growing a stack', () => {
     expect(JSON.parse(tree['.yo-rc.json'])['generator-grafana-ha']).toMatchObject({ etcdMembers: 5, etcdFoundingMembers: 3 });
   });
 
+  it('joins members re-added after a shrink to the existing cluster', async () => {
+    const first = await generate({ 'etcd-members': 5 });
+    await rerun(first.cwd, { 'etcd-members': 3, force: true });
+    await rerun(first.cwd, { 'etcd-members': 5 });
+    const services = servicesIn(first.cwd);
+    expect(services['etcd-4'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+    expect(services['etcd-5'].environment).toMatchObject({ ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+  });
+
+  it('switches the load balancer without a question, removing the old config file it wrote', async () => {
+    const first = await generate({});
+    const result = await helpers
+      .run(GENERATOR, {}, { force: false })
+      .withOptions({ defaults: true, force: false, 'load-balancer': 'nginx' })
+      .cd(first.cwd);
+    expect(result.askedQuestions).toEqual([]);
+    expect(existsSync(join(first.cwd, 'lb/haproxy.cfg'))).toBe(false);
+    expect(existsSync(join(first.cwd, 'lb/nginx.conf'))).toBe(true);
+  });
+
   it('keeps the etcd founders recorded across later runs', async () => {
     const first = await generate({ 'etcd-members': 3 });
     await rerun(first.cwd, { 'etcd-members': 5 });
@@ -64,12 +84,12 @@ describe('the plan printed before writing', () => {
     expect(plan.commands).toEqual([
       './scripts/etcd-add-member.sh etcd-4',
       './scripts/etcd-add-member.sh etcd-5',
-      'docker compose up -d --build pg-4',
+      'docker compose up -d --no-deps --build pg-4',
       'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml reload grafana-ha --force',
       'docker compose kill -s USR2 db-router',
-      'docker compose up -d grafana-3',
-      'docker compose restart grafana-1 && docker compose up -d --wait grafana-1',
-      'docker compose restart grafana-2 && docker compose up -d --wait grafana-2',
+      'docker compose up -d --no-deps grafana-3',
+      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
+      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
       'docker compose kill -s USR2 lb',
     ]);
   });
@@ -80,7 +100,23 @@ describe('the plan printed before writing', () => {
       'lb/nginx.conf',
     ]);
     expect(plan.removed).toEqual(['grafana-3']);
-    expect(plan.commands.slice(-2)).toEqual(['docker compose exec lb nginx -s reload', 'docker compose rm --stop --force grafana-3']);
+    // `docker compose rm` no longer knows a service that left compose.yaml: --remove-orphans does.
+    expect(plan.commands.slice(-2)).toEqual(['docker compose exec lb nginx -s reload', 'docker compose up -d --no-recreate --remove-orphans']);
+  });
+
+  it('rolls out a changed service definition one replica at a time, and only that', () => {
+    const plan = planChange(topology({}), topology({ grafanaVersion: '13.2.4' }), ['compose.yaml']);
+    expect(plan.commands).toEqual([
+      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
+      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
+    ]);
+    const port = planChange(topology({}), topology({ httpPort: 9090 }), ['compose.yaml', 'grafana/grafana.ini']);
+    expect(port.commands.at(-1)).toBe('docker compose up -d --no-deps --force-recreate lb');
+  });
+
+  it('recreates the load balancer, without reloading the old one, when its kind changes', () => {
+    const plan = planChange(topology({}), topology({ loadBalancer: 'nginx' }), ['compose.yaml', 'lb/nginx.conf', 'lb/haproxy.cfg']);
+    expect(plan.commands).toEqual(['docker compose up -d --no-deps --force-recreate lb']);
   });
 
   it('applies Patroni bootstrap settings to a running cluster with patronictl edit-config', () => {

@@ -93,6 +93,16 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     }
   });
 
+  itWithPatroni('gives `docker compose exec … patronictl` the REST API password through a wrapper', () => {
+    const dockerfile = files['patroni/image/Dockerfile'];
+    // The wrapper in /usr/local/bin must come before the virtualenv's patronictl on PATH.
+    expect(dockerfile).toContain('COPY --chmod=0755 patronictl.sh /usr/local/bin/patronictl');
+    expect(dockerfile).toMatch(/^ENV PATH=\$PATH:\/opt\/patroni\/bin$/m);
+    expect(files['patroni/image/patronictl.sh']).toMatch(/^exec \/usr\/local\/bin\/with-secrets \/opt\/patroni\/bin\/patronictl "\$@"$/m);
+    expect(files['patroni/image/with-secrets.sh']).toContain('PATRONI_RESTAPI_PASSWORD="$(secret patroni-restapi-password)"');
+    expect(dockerfile).toContain('ENTRYPOINT ["/usr/local/bin/with-secrets", "patroni"]');
+  });
+
   itWithPatroni('builds the Patroni image from a pinned PostgreSQL image and Patroni release', () => {
     expect(files['patroni/image/Dockerfile']).toContain(`FROM ${POSTGRES_IMAGES[patroniOf(t).patroni.postgresMajor]}\n`);
     expect(files['patroni/image/Dockerfile']).toMatch(/patroni\[etcd3,psycopg3\]==4\.\d+\.\d+/);
@@ -168,16 +178,40 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   it('routes Grafana through the chosen load balancer to every replica', () => {
     const lbFile = raw.loadBalancer === 'nginx' ? files['lb/nginx.conf'] : files['lb/haproxy.cfg'];
     for (const replica of t.grafana.replicas) expect(lbFile).toContain(`${replica.name}:3000`);
-    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout/ : /option httpchk/);
+    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout;/ : /option httpchk/);
   });
 });
 
-it('differs between PostgreSQL majors only in the image and binary paths', () => {
+it('differs between PostgreSQL majors only in the image, binary and data paths', () => {
   const pg18 = filesFor({ postgresMajor: 18 });
   const pg17 = filesFor({ postgresMajor: 17 });
   const changed = Object.keys(pg18).filter((path) => pg18[path] !== pg17[path]);
-  expect(changed.sort()).toEqual(['README.md', 'patroni/image/Dockerfile', 'patroni/pg-1.yml', 'patroni/pg-2.yml', 'patroni/pg-3.yml']);
-  expect(pg17['patroni/pg-1.yml'].replaceAll('/17/', '/18/')).toBe(pg18['patroni/pg-1.yml']);
+  expect(changed.sort()).toEqual(['README.md', 'compose.yaml', 'patroni/image/Dockerfile', 'patroni/pg-1.yml', 'patroni/pg-2.yml', 'patroni/pg-3.yml']);
+  const node = (files: Record<string, string>) => (load(files['patroni/pg-1.yml']) as { postgresql: { data_dir: string; bin_dir: string } }).postgresql;
+  // Where each official image declares its VOLUME: /var/lib/postgresql/data up to 17, /var/lib/postgresql from 18.
+  expect(node(pg17)).toMatchObject({ data_dir: '/var/lib/postgresql/data/pgdata', bin_dir: '/usr/lib/postgresql/17/bin' });
+  expect(node(pg18)).toMatchObject({ data_dir: '/var/lib/postgresql/18/docker', bin_dir: '/usr/lib/postgresql/18/bin' });
+  expect(pg17['compose.yaml']).toContain('pg-1-data:/var/lib/postgresql/data\n');
+  expect(pg18['compose.yaml']).toContain('pg-1-data:/var/lib/postgresql\n');
+});
+
+it('serves Grafana from a sub-path when the public URL has one, with the trailing slash root_url needs', () => {
+  const ini = parse(filesFor({ publicUrl: 'https://example.com/grafana' })['grafana/grafana.ini']);
+  expect(ini.server).toMatchObject({ root_url: 'https://example.com/grafana/', serve_from_sub_path: true });
+  expect(parse(filesFor({})['grafana/grafana.ini']).server.serve_from_sub_path).toBe(false);
+});
+
+it('nginx sends Host and X-Forwarded-* from every location (Grafana checks Origin against Host)', () => {
+  const conf = filesFor({ loadBalancer: 'nginx' })['lb/nginx.conf'];
+  const locations = [...conf.matchAll(/^\s*location ([^{]+)\{([^}]*)\}/gm)].filter(([, path]) => !path.includes('healthz'));
+  expect(locations.map(([, path]) => path.trim())).toEqual(['/', '/api/live/']);
+  for (const [, , body] of locations) {
+    expect(body).toContain('proxy_set_header Host $http_host;');
+    expect(body).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
+    expect(body).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
+  }
+  // Only failures to reach a replica are retried, not Grafana's own 502/504 answers.
+  expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;$/m);
 });
 
 it('writes the same root_url everywhere it is configured, for a custom public URL', () => {

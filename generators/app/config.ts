@@ -87,7 +87,8 @@ export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers 
   if (problems.length > 0) throw new ConfigError(problems);
 
   const valid = answers as Answers;
-  const history = { etcdFoundingMembers: (founders as number | undefined) ?? valid.etcdMembers };
+  // After a shrink the founders beyond the new size are gone: a member re-added there joins an existing cluster.
+  const history = { etcdFoundingMembers: Math.min((founders as number | undefined) ?? valid.etcdMembers, valid.etcdMembers) };
   return { answers: valid, history, warnings: warningsFor(valid) };
 }
 

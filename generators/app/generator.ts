@@ -186,7 +186,10 @@ export default class GrafanaHaGenerator extends Generator {
       // Only files the user edited deserve the conflict question.
       if (rerun?.replaceSilently.has(file.path)) skipConflictQuestion(this.fs, path);
     }
-    for (const path of rerun?.stale ?? []) this.fs.delete(this.destinationPath(path));
+    for (const path of rerun?.stale ?? []) {
+      this.fs.delete(this.destinationPath(path));
+      skipConflictQuestion(this.fs, this.destinationPath(path));
+    }
     const caCert = topology.grafana.database.caCert;
     if (caCert && this.destinationPath(caCert.source) !== this.destinationPath(caCert.file)) {
       this.fs.copy(this.destinationPath(caCert.source), this.destinationPath(caCert.file));

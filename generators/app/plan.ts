@@ -5,6 +5,7 @@
  */
 import type { Answers } from './questions.js';
 import { ETCD_ADD_MEMBER_SCRIPT } from './render/paths.js';
+import { composeObject } from './render/compose.js';
 import { renderStack, type GeneratedFile } from './render/index.js';
 import { serviceNames, type PatroniCluster, type Topology } from './topology.js';
 
@@ -21,7 +22,7 @@ export interface ChangePlan {
   commands: string[];
 }
 
-const PATRONICTL = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl -c /etc/patroni/patroni.yml`;
+const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl -c /etc/patroni/patroni.yml`;
 
 /** What switching database modes does to the data, for the refusal message. */
 const MODE_SWITCH: Record<string, string> = {
@@ -57,7 +58,7 @@ function refusals(before: Topology, after: Topology): string[] {
     const gone = db.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
     out.push(
       `--patroni-nodes ${was.patroniNodes} → ${now.patroniNodes}: remove ${gone.join(', ')} by hand first, never the leader blindly: ` +
-        `check \`${PATRONICTL(db)} list\`; if one of them is the leader, \`${PATRONICTL(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
+        `check \`${patronictl(db)} list\`; if one of them is the leader, \`${patronictl(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
         `then \`docker compose rm --stop --force ${gone.join(' ')}\`. Then re-run with --force.`,
     );
   }
@@ -65,19 +66,18 @@ function refusals(before: Topology, after: Topology): string[] {
     const gone = db.etcd.members.slice(now.etcdMembers).map((m) => m.name);
     out.push(
       `--etcd-members ${was.etcdMembers} → ${now.etcdMembers}: remove ${gone.join(', ')} from the cluster by hand first, one at a time: ` +
-        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
+        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`docker compose exec ${db.etcd.members[0].name} etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
     );
   }
   return out;
 }
 
 /** bootstrap.dcs settings: written into the YAML, but a running cluster keeps its own copy in etcd. */
-function dcsChanges(before: Answers, after: PatroniCluster, answers: Answers): string[] {
+function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
   const settings: string[] = [];
-  const changed = <K extends keyof Answers>(k: K) => before[k] !== answers[k];
-  if (changed('synchronousReplication')) settings.push(`-s synchronous_mode=${after.patroni.synchronous}`);
-  if (changed('failoverProfile')) {
-    const t = after.patroni.timing;
+  if (was.synchronousReplication !== now.synchronousReplication) settings.push(`-s synchronous_mode=${db.patroni.synchronous}`);
+  if (was.failoverProfile !== now.failoverProfile) {
+    const t = db.patroni.timing;
     settings.push(`-s ttl=${t.ttl}`, `-s loop_wait=${t.loopWait}`, `-s retry_timeout=${t.retryTimeout}`);
   }
   return settings;
@@ -87,27 +87,46 @@ export function firstStartCommands(): string[] {
   return ['docker compose build', 'docker compose up -d', 'docker compose ps'];
 }
 
-function patroniCommands(
-  was: Answers,
-  after: Topology,
-  db: PatroniCluster,
-  isNew: (service: string) => boolean,
-  changed: (path: string) => boolean,
-): string[] {
+/** Recreate one service, alone, and wait until it is healthy before the next command. */
+const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;
+
+interface Change {
+  isNew: (service: string) => boolean;
+  /** A kept service whose compose definition differs (image, environment, ports, …). */
+  redefined: (service: string) => boolean;
+  fileChanged: (path: string) => boolean;
+}
+
+function patroniCommands(was: Answers, after: Topology, db: PatroniCluster, change: Change, notes: string[]): string[] {
+  const { isNew, redefined, fileChanged } = change;
   const commands: string[] = [];
-  // 1. etcd first, one member at a time: announced to the cluster, then started.
-  for (const member of db.etcd.members.filter((m) => isNew(m.name))) commands.push(`${ETCD_ADD_MEMBER_SCRIPT} ${member.name}`);
+  // 1. etcd first, one member at a time: new ones announced then started, changed ones recreated (quorum holds).
+  for (const member of db.etcd.members) {
+    if (isNew(member.name)) commands.push(`${ETCD_ADD_MEMBER_SCRIPT} ${member.name}`);
+    else if (redefined(member.name)) commands.push(recreate(member.name));
+  }
 
   // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
   const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
-  if (newNodes.length > 0) commands.push(`docker compose up -d --build ${newNodes.join(' ')}`);
-  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name));
-  if (keptNodes.some((n) => changed(n.configFile))) commands.push(`${PATRONICTL(db)} reload ${after.project} --force`);
-  const dcs = dcsChanges(was, db, after.answers);
-  if (dcs.length > 0) commands.push(`${PATRONICTL(db)} edit-config --force ${dcs.join(' ')}`);
+  if (newNodes.length > 0) commands.push(`docker compose up -d --no-deps --build ${newNodes.join(' ')}`);
+  const redefinedNodes = db.patroni.nodes.filter((n) => redefined(n.name)).map((n) => n.name);
+  if (redefinedNodes.length > 0) {
+    notes.push(
+      `${redefinedNodes.join(', ')} must be recreated: one at a time, and the leader last, after \`${patronictl(db)} switchover --force\` (\`${patronictl(db)} list\` shows it).`,
+    );
+    commands.push(...redefinedNodes.map((node) => `docker compose up -d --no-deps --build --force-recreate --wait ${node}`));
+  }
+  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !redefined(n.name));
+  if (keptNodes.some((n) => fileChanged(n.configFile))) commands.push(`${patronictl(db)} reload ${after.project} --force`);
+  const dcs = dcsSettings(was, after.answers, db);
+  if (dcs.length > 0) {
+    commands.push(`${patronictl(db)} edit-config --force ${dcs.join(' ')}`);
+    notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
+  }
 
-  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode) without dropping connections.
-  if (changed('db-router/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
+  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode); open connections stay.
+  if (redefined(db.dbRouter.name)) commands.push(recreate(db.dbRouter.name));
+  else if (fileChanged('db-router/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
   return commands;
 }
 
@@ -117,41 +136,50 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   const now = serviceNames(after);
   const added = now.filter((s) => !was.includes(s));
   const removed = was.filter((s) => !now.includes(s));
-  const changed = (path: string) => changedFiles.includes(path);
-  const isNew = (name: string) => added.includes(name);
-  const commands: string[] = [];
-  const notes: string[] = [];
+  const beforeServices = composeObject(before).services;
+  const afterServices = composeObject(after).services;
+  // Like Compose's own config hash, which decides what `up` recreates: depends_on does not count.
+  const definition = (service: unknown) => JSON.stringify({ ...(service as object), depends_on: undefined });
+  const change: Change = {
+    isNew: (service) => added.includes(service),
+    redefined: (service) => service in beforeServices && definition(beforeServices[service]) !== definition(afterServices[service]),
+    fileChanged: (path) => changedFiles.includes(path),
+  };
+  const plan = { refusals: refusals(before, after), notes: [] as string[], added, removed, changedFiles, commands: [] as string[] };
 
-  // 1-3. The database tier, when it is a Patroni cluster on both sides.
-  if (before.database.mode === 'patroni' && after.database.mode === 'patroni') {
-    commands.push(...patroniCommands(before.answers, after, after.database, isNew, changed));
-    if (dcsChanges(before.answers, after.database, after.answers).length > 0) {
-      notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
-    }
+  // A forced switch of database mode: the new database starts empty (see the refusal); everything starts anew.
+  if (before.database.mode !== after.database.mode) {
+    plan.commands.push('docker compose up -d --build --remove-orphans');
+    return plan;
   }
 
-  // 4. Grafana: start new replicas, then restart the others one by one for the new alerting peers.
-  const newReplicas = after.grafana.replicas.filter((r) => isNew(r.name)).map((r) => r.name);
-  if (newReplicas.length > 0) commands.push(`docker compose up -d ${newReplicas.join(' ')}`);
-  if (changed('grafana/grafana.ini')) {
-    for (const replica of after.grafana.replicas.filter((r) => !isNew(r.name))) {
-      commands.push(`docker compose restart ${replica.name} && docker compose up -d --wait ${replica.name}`);
-    }
+  // 1-3. The database tier.
+  const db = after.database;
+  if (db.mode === 'patroni') plan.commands.push(...patroniCommands(before.answers, after, db, change, plan.notes));
+  if (db.mode === 'single' && change.redefined(db.server.name)) {
+    plan.notes.push(`Recreating ${db.server.name} interrupts Grafana's database for a few seconds (no database HA in this mode).`);
+    plan.commands.push(recreate(db.server.name));
+  }
+
+  // 4. Grafana: new replicas start; the others are recreated one by one when their
+  //    definition or grafana.ini (e.g. new alerting peers) changed.
+  const newReplicas = after.grafana.replicas.filter((r) => change.isNew(r.name)).map((r) => r.name);
+  if (newReplicas.length > 0) plan.commands.push(`docker compose up -d --no-deps ${newReplicas.join(' ')}`);
+  for (const replica of after.grafana.replicas.filter((r) => !change.isNew(r.name))) {
+    if (change.redefined(replica.name) || change.fileChanged('grafana/grafana.ini')) plan.commands.push(recreate(replica.name));
   }
 
   // 5. The load balancer learns the new set of replicas before any old one goes away.
   const lb = after.loadBalancer;
-  if (changed('lb/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${lb.name}`);
-  if (changed('lb/nginx.conf')) commands.push(`docker compose exec ${lb.name} nginx -s reload`);
-  if (lb.kind !== before.loadBalancer.kind) commands.push(`docker compose up -d --force-recreate ${lb.name}`);
+  if (change.redefined(lb.name)) plan.commands.push(`docker compose up -d --no-deps --force-recreate ${lb.name}`);
+  else if (change.fileChanged('lb/haproxy.cfg')) plan.commands.push(`docker compose kill -s USR2 ${lb.name}`);
+  else if (change.fileChanged('lb/nginx.conf')) plan.commands.push(`docker compose exec ${lb.name} nginx -s reload`);
 
-  // A forced switch of database mode: the new database services start empty (see the refusal).
-  if (before.database.mode !== after.database.mode) commands.push('docker compose up -d --build --remove-orphans');
+  // 6. Last, the containers of services no longer in compose.yaml (`docker compose rm` no longer knows them).
+  if (removed.length > 0) plan.commands.push('docker compose up -d --no-recreate --remove-orphans');
 
-  // 6. Last, services no longer in compose.yaml.
-  if (removed.length > 0) commands.push(`docker compose rm --stop --force ${removed.join(' ')}`);
-
-  return { refusals: refusals(before, after), notes, added, removed, changedFiles, commands };
+  plan.notes.push('Run only these commands: a plain `docker compose up -d` would recreate every changed service at once.');
+  return plan;
 }
 
 /** The plan as the generator prints it before writing. */

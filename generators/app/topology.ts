@@ -72,6 +72,8 @@ export interface PatroniCluster {
     postgresMajor: number;
     baseImage: string;
     pipSpec: string;
+    /** Where each node's named volume is mounted, and PostgreSQL's data directory inside it. */
+    dataVolume: string;
     dataDir: string;
     binDir: string;
   };
@@ -88,7 +90,7 @@ export interface PatroniCluster {
 /** One PostgreSQL container, no database HA: for development and trials. */
 export interface SinglePostgres {
   mode: 'single';
-  server: { name: string; port: number; image: string; postgresMajor: number };
+  server: { name: string; port: number; image: string; postgresMajor: number; dataVolume: string };
 }
 
 /** A PostgreSQL run elsewhere (managed service, another team's cluster). */
@@ -153,6 +155,9 @@ export const SECRETS: Record<SecretKey, SecretSpec> = {
   grafanaAdmin: secret('grafana-admin-password', 'Grafana admin user, applied on the first start only'),
 };
 
+/** Grafana's root_url, and the links built from it, expect a trailing slash. */
+const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 const etcdName = (i: number) => `etcd-${i}`;
@@ -161,6 +166,17 @@ const etcdCluster = (upTo: number) =>
   range(upTo)
     .map((i) => `${etcdName(i)}=${etcdPeerUrl(i)}`)
     .join(',');
+
+/**
+ * The official postgres image moved its data from /var/lib/postgresql/data
+ * (≤ 17) to /var/lib/postgresql/<major>/docker (18+, VOLUME /var/lib/postgresql):
+ * mount the named volume where that image declares its volume.
+ */
+function postgresData(major: number) {
+  return major >= 18
+    ? { dataVolume: '/var/lib/postgresql', dataDir: `/var/lib/postgresql/${major}/docker` }
+    : { dataVolume: '/var/lib/postgresql/data', dataDir: '/var/lib/postgresql/data/pgdata' };
+}
 
 function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
   const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
@@ -188,7 +204,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
       postgresMajor: answers.postgresMajor,
       baseImage: POSTGRES_IMAGES[answers.postgresMajor],
       pipSpec: PATRONI_PIP_SPEC,
-      dataDir: '/var/lib/postgresql/data/pgdata',
+      ...postgresData(answers.postgresMajor),
       binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
     },
     dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
@@ -202,7 +218,14 @@ function databaseTopology(answers: Answers, history?: StackHistory): DatabaseTop
     case 'single':
       return {
         mode: 'single',
-        server: { name: 'postgres', port: 5432, image: POSTGRES_IMAGES[answers.postgresMajor], postgresMajor: answers.postgresMajor },
+        server: {
+          name: 'postgres',
+          port: 5432,
+          image: POSTGRES_IMAGES[answers.postgresMajor],
+          postgresMajor: answers.postgresMajor,
+          // The image's own PGDATA applies: only the volume's place is ours to choose.
+          dataVolume: postgresData(answers.postgresMajor).dataVolume,
+        },
       };
     case 'external':
       return { mode: 'external' };
@@ -255,7 +278,7 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
     grafana: {
       replicas,
       image: IMAGES.grafana(answers.grafanaVersion),
-      publicUrl: answers.publicUrl,
+      publicUrl: withTrailingSlash(answers.publicUrl),
       database: grafanaDatabase(answers, database),
     },
     loadBalancer: {

@@ -30,9 +30,9 @@ export const POSTGRES_STOP_GRACE = '60s';
 /** For services whose image runs as a non-root user and needs no capability. */
 const hardening = () => ({ cap_drop: ['ALL'] });
 
-/** Memory limit, then no-new-privileges: the last keys in dclint's order. */
-const memoryLimit = (limit: string) => ({
-  deploy: { resources: { limits: { memory: limit } } },
+/** Every service: a memory limit and no privilege escalation (the last keys in dclint's order). */
+const limits = (memory: string) => ({
+  deploy: { resources: { limits: { memory } } },
   security_opt: ['no-new-privileges:true'],
 });
 
@@ -81,13 +81,17 @@ function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Ser
         ETCD_INITIAL_CLUSTER: member.initialCluster,
         ETCD_INITIAL_CLUSTER_STATE: member.initialClusterState,
         ETCD_INITIAL_CLUSTER_TOKEN: t.project,
+        // Without compaction Patroni's frequent key updates fill etcd's 2 GiB quota
+        // (NOSPACE alarm: no leader key, the primary demotes itself).
+        ETCD_AUTO_COMPACTION_MODE: 'revision',
+        ETCD_AUTO_COMPACTION_RETENTION: '1000',
       },
       networks: [NETWORKS.db],
       restart: 'unless-stopped',
       // The etcd image is distroless: no shell, but etcdctl is there.
       healthcheck: healthcheck(['CMD', 'etcdctl', `--endpoints=http://127.0.0.1:${member.clientPort}`, 'endpoint', 'health']),
       ...hardening(),
-      ...memoryLimit('256m'),
+      ...limits('256m'),
     };
   }
 
@@ -96,13 +100,13 @@ function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Ser
     services[node.name] = {
       build: { context: './patroni/image' },
       depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
-      volumes: [`${node.name}-data:/var/lib/postgresql/data`, `./${node.configFile}:${PATRONI_CONFIG_IN_CONTAINER}:ro`],
+      volumes: [`${node.name}-data:${patroni.dataVolume}`, `./${node.configFile}:${PATRONI_CONFIG_IN_CONTAINER}:ro`],
       secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
       networks: [NETWORKS.db],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${node.restApiPort}/health`], '120s'),
       // No cap_drop: the PostgreSQL image needs its default capabilities on its data directory.
-      ...memoryLimit('1g'),
+      ...limits('1g'),
       shm_size: '256m',
       // SIGTERM reaches Patroni itself (the entrypoint execs it): it stops PostgreSQL and hands over the leader key.
       stop_grace_period: POSTGRES_STOP_GRACE,
@@ -120,7 +124,7 @@ function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Ser
     // Healthy only while exactly one primary is routable.
     healthcheck: healthcheck(httpProbe(dbRouter.statusPort, '/primary-ready'), '120s'),
     ...hardening(),
-    ...memoryLimit('128m'),
+    ...limits('128m'),
   };
   return services;
 }
@@ -132,20 +136,19 @@ function singlePostgresService(t: Topology, db: SinglePostgres, volumes: Volumes
     [server.name]: {
       image: server.image,
       volumes: [
-        `${server.name}-data:/var/lib/postgresql/data`,
+        `${server.name}-data:${server.dataVolume}`,
         `./${SINGLE_INIT_SQL}:/docker-entrypoint-initdb.d/create-grafana-db.sql:ro`,
       ],
       secrets: uses(t.secrets.postgresSuperuser, t.secrets.grafanaDb),
       environment: {
         // The official image reads *_FILE variables itself.
         POSTGRES_PASSWORD_FILE: secretPath(t.secrets.postgresSuperuser!),
-        PGDATA: '/var/lib/postgresql/data/pgdata',
         POSTGRES_INITDB_ARGS: '--data-checksums --auth-host=scram-sha-256',
       },
       networks: [NETWORKS.app],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'], '60s'),
-      ...memoryLimit('1g'),
+      ...limits('1g'),
       shm_size: '256m',
       stop_grace_period: POSTGRES_STOP_GRACE,
     },
@@ -192,7 +195,7 @@ export function composeObject(t: Topology) {
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${replica.httpPort}/api/health`], '120s'),
       ...hardening(),
-      ...memoryLimit('512m'),
+      ...limits('512m'),
     };
   }
 
@@ -211,7 +214,7 @@ export function composeObject(t: Topology) {
     restart: 'unless-stopped',
     healthcheck: healthcheck(httpProbe(loadBalancer.statusPort, '/healthz'), '10s'),
     ...hardening(),
-    ...memoryLimit('128m'),
+    ...limits('128m'),
   };
 
   const networks: Record<string, { internal?: boolean }> = { [NETWORKS.edge]: {} };

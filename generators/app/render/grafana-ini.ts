@@ -18,9 +18,10 @@ export function grafanaIniObject(t: Topology) {
   return {
     server: {
       http_port: grafana.replicas[0].httpPort,
+      // Behind a load balancer every replica builds links, redirects and cookies for the public URL.
       root_url: grafana.publicUrl,
-      // Behind a load balancer every replica must build links, redirects and cookies for the public URL.
-      enforce_domain: false,
+      // A public URL with a path (https://example.com/grafana/): the load balancer passes the path on.
+      serve_from_sub_path: new URL(grafana.publicUrl).pathname !== '/',
     },
     database: {
       type: 'postgres',
@@ -47,7 +48,6 @@ export function grafanaIniObject(t: Topology) {
       admin_password: `$__file{${secretPath(secrets.grafanaAdmin!)}}`,
       secret_key: `$__file{${secretPath(secrets.grafanaSecretKey!)}}`,
       cookie_secure: grafana.publicUrl.startsWith('https:'),
-      disable_initial_admin_creation: false,
     },
     unified_alerting: {
       enabled: true,

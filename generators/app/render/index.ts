@@ -12,8 +12,10 @@ import {
   PATRONI_CONFIG_IN_CONTAINER,
   PATRONI_INIT_SQL,
   PATRONI_INIT_SQL_IN_CONTAINER,
+  PATRONI_VENV,
   secretPath,
   SINGLE_INIT_SQL,
+  WITH_SECRETS_IN_CONTAINER,
 } from './paths.js';
 import { renderTemplate } from './templates.js';
 
@@ -59,15 +61,26 @@ function patroniFiles(t: Topology, db: PatroniCluster): GeneratedFile[] {
       contents: renderTemplate('patroni/Dockerfile', {
         baseImage: patroni.baseImage,
         pipSpec: patroni.pipSpec,
+        venv: PATRONI_VENV,
+        dataVolume: patroni.dataVolume,
+        withSecrets: WITH_SECRETS_IN_CONTAINER,
         postBootstrap: POST_BOOTSTRAP_IN_CONTAINER,
         initSql: PATRONI_INIT_SQL_IN_CONTAINER,
         configFile: PATRONI_CONFIG_IN_CONTAINER,
       }),
     },
     {
-      path: 'patroni/image/entrypoint.sh',
+      path: 'patroni/image/patronictl.sh',
       mode: 0o755,
-      contents: renderTemplate('patroni/entrypoint.sh', {
+      contents: renderTemplate('patroni/patronictl.sh', {
+        withSecrets: WITH_SECRETS_IN_CONTAINER,
+        patronictl: `${PATRONI_VENV}/bin/patronictl`,
+      }),
+    },
+    {
+      path: 'patroni/image/with-secrets.sh',
+      mode: 0o755,
+      contents: renderTemplate('patroni/with-secrets.sh', {
         secretsDir: '/run/secrets',
         secretVariables: [
           { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: secrets.postgresSuperuser!.name },
