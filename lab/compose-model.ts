@@ -20,6 +20,8 @@ export interface Healthcheck {
   /** argv to run inside the service (CMD-SHELL becomes /bin/sh -c). */
   argv: string[];
   timeoutMs: number;
+  /** Docker runs the check every `interval` (`start_interval` during the start period), first one after it. */
+  intervalMs: number;
 }
 
 export interface ServiceSpec {
@@ -40,6 +42,8 @@ export interface ServiceSpec {
   noNewPrivileges: boolean;
   /** host:container port pairs (only the load balancer publishes any). */
   ports: { host: number; container: number }[];
+  /** The service's compose definition minus depends_on: like Compose's config hash, it decides what `up` recreates. */
+  definition: string;
 }
 
 export interface ComposeModel {
@@ -70,7 +74,8 @@ function parseHealthcheck(raw: any): Healthcheck | null {
   const test: string[] = Array.isArray(raw.test) ? raw.test.map(String) : ['CMD-SHELL', String(raw.test)];
   const [kind, ...rest] = test;
   const argv = kind === 'CMD' ? rest : kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : [];
-  return argv.length ? { argv, timeoutMs: parseDuration(raw.timeout, 30_000) } : null;
+  const intervalMs = parseDuration(raw.start_interval ?? raw.interval, 30_000);
+  return argv.length ? { argv, timeoutMs: parseDuration(raw.timeout, 30_000), intervalMs } : null;
 }
 
 export function loadCompose(dir: string): ComposeModel {
@@ -126,6 +131,7 @@ export function loadCompose(dir: string): ComposeModel {
       dropAllCaps: (s.cap_drop ?? []).includes('ALL'),
       noNewPrivileges: (s.security_opt ?? []).some((o: string) => String(o).startsWith('no-new-privileges')),
       ports,
+      definition: JSON.stringify({ ...s, depends_on: undefined }),
     };
   });
   return { dir, project: String(doc.name ?? 'stack'), services };

@@ -9,7 +9,7 @@
  * Usage (inside a namespace): node dns-standin.js <hosts.json>
  */
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 const TTL_S = 600; // Docker's DNS answers with a 600 s TTL too.
 
@@ -47,11 +47,24 @@ export function answer(query: Buffer, hosts: Record<string, string>): Buffer {
 }
 
 function main(): void {
-  const hosts: Record<string, string> = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+  // Re-read when the lab rewrites the table (services added by `docker compose up` after a re-run).
+  let hosts: Record<string, string> = {};
+  let readAt = -1;
+  const table = () => {
+    const mtime = statSync(process.argv[2]).mtimeMs;
+    if (mtime !== readAt) {
+      try {
+        [hosts, readAt] = [JSON.parse(readFileSync(process.argv[2], 'utf8')), mtime];
+      } catch {
+        /* caught mid-write: keep the previous table until the next query */
+      }
+    }
+    return hosts;
+  };
   const socket = createSocket('udp4');
   socket.on('message', (msg, peer) => {
     try {
-      socket.send(answer(msg, hosts), peer.port, peer.address);
+      socket.send(answer(msg, table()), peer.port, peer.address);
     } catch {
       /* malformed query: ignore it, as a resolver would time out */
     }

@@ -3,7 +3,7 @@
  * user would, into a fresh temp folder (GGHA_LAB_GENERATOR picks another generator checkout). The lab's toolchain ships PostgreSQL 18
  * only (Debian forky has no postgresql-17), so stacks default to major 18 here.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ export function generateStack(o: StackOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'ggha-stack-'));
   const args = [
     // GGHA_LAB_GENERATOR: another checkout's bin/grafana-ha.js (e.g. to test a commit while the worktree is mid-edit).
-    process.env.GGHA_LAB_GENERATOR ?? join(REPO_ROOT, 'bin/grafana-ha.js'),
+    generatorBin(),
     '--defaults',
     '--load-balancer', o.loadBalancer ?? 'haproxy',
     '--failover-profile', o.failoverProfile ?? 'fast',
@@ -35,4 +35,44 @@ export function generateStack(o: StackOptions = {}): string {
   ];
   execFileSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   return dir;
+}
+
+/** The generator CLI the lab runs (GGHA_LAB_GENERATOR: another checkout's bin/grafana-ha.js). */
+export function generatorBin(): string {
+  return process.env.GGHA_LAB_GENERATOR ?? join(REPO_ROOT, 'bin/grafana-ha.js');
+}
+
+/** Writes a stack with other options (e.g. --db-mode external …) into a fresh temp folder. */
+export function generateStackWith(args: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ggha-stack-'));
+  execFileSync(process.execPath, [generatorBin(), '--defaults', '--postgres-major', '18', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  return dir;
+}
+
+/**
+ * Re-runs the generator in an existing stack folder, like a user would (asynchronously: the
+ * caller's load loops keep running), and returns everything it printed, colours removed.
+ */
+export function rerunGenerator(dir: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [generatorBin(), ...args], { cwd: dir, timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      const out = `${stdout}${stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+      if (error) reject(new Error(`generator re-run failed: ${error.message}\n${out}`));
+      else resolve(out);
+    });
+  });
+}
+
+/** The commands of the re-run plan ("apply it, from this folder, in this order:"), in order. */
+export function planCommands(output: string): string[] {
+  const lines = output.split('\n');
+  const start = lines.findIndex((l) => l.includes('apply it, from this folder, in this order:'));
+  if (start < 0) return [];
+  const commands: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const m = /^\s{4}((?:docker |\.\/)\S.*)$/.exec(line);
+    if (!m) break;
+    commands.push(m[1].trim());
+  }
+  return commands;
 }

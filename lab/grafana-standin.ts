@@ -56,6 +56,19 @@ export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini 
   return ini;
 }
 
+/**
+ * Grafana's [database] ssl_mode (lib/pq semantics): disable → plain; require → TLS without
+ * verification; verify-ca → TLS, certificate checked against ca_cert_path; verify-full → also the
+ * host name. pq refuses to fall back to plain text in every TLS mode, and so does node-postgres.
+ */
+export function sslOptions(mode: string, caCertPath: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')) {
+  if (mode === 'disable' || mode === '') return false;
+  if (mode === 'require') return { rejectUnauthorized: false };
+  if (mode !== 'verify-ca' && mode !== 'verify-full') throw new Error(`ssl_mode ${mode} is not one Grafana knows`);
+  const ca = caCertPath ? readFile(caCertPath) : undefined;
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+}
+
 const HEALTH_CACHE_MS = 5000; // Grafana caches the /api/health database check for 5 s.
 
 function main(): void {
@@ -73,7 +86,7 @@ function main(): void {
     database: get(db, 'name', 'grafana'),
     user: get(db, 'user', 'root'),
     password: get(db, 'password', ''),
-    ssl: get(db, 'ssl_mode', 'disable') === 'disable' ? false : { rejectUnauthorized: get(db, 'ssl_mode', '') === 'verify-full' },
+    ssl: sslOptions(get(db, 'ssl_mode', 'disable'), get(db, 'ca_cert_path', '')),
     max: Number(get(db, 'max_open_conn', '0')) || 100,
     maxLifetimeSeconds: Number(get(db, 'conn_max_lifetime', '14400')),
     // Stand-in bounds (Grafana relies on the OS): keep a dead route from hanging a request forever.
@@ -158,11 +171,13 @@ function main(): void {
       process.exit(1);
     },
   );
+  // Grafana shuts its HTTP server down gracefully (http.Server.Shutdown): no new connections, requests
+  // in flight are answered, idle keep-alive connections are closed; then the process exits.
   process.on('SIGTERM', () => {
     log('SIGTERM: shutting down');
-    server.close();
-    server.closeAllConnections();
-    pool.end().finally(() => process.exit(0));
+    server.close(() => pool.end().finally(() => process.exit(0)));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 8000).unref();
   });
 }
 

@@ -3,12 +3,14 @@
  * Only binaries, users and image-provided folders are mapped here; every
  * config file, environment variable and secret comes from the generated stack.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
 import { load } from 'js-yaml';
 import type { ServiceSpec } from './compose-model.js';
 
-export type ProgramKind = 'etcd' | 'patroni' | 'haproxy' | 'nginx' | 'grafana-standin';
+export type ProgramKind = 'etcd' | 'patroni' | 'postgres' | 'haproxy' | 'nginx' | 'grafana-standin';
 
 export interface Program {
   kind: ProgramKind;
@@ -31,6 +33,9 @@ export interface Program {
 /** Where the lab mounts Node and itself inside the toolchain tree, for the Grafana stand-in. */
 export const STANDIN_NODE = '/opt/ggha-node/node';
 export const STANDIN_LAB_ROOT = '/opt/ggha-lab';
+const TOOLCHAIN = process.env.GGHA_TOOLCHAIN ?? '/var/cache/generator-grafana-ha/forky';
+/** Files the lab keeps for images whose build steps Debian's packages do not reproduce (lab/images). */
+const LAB_IMAGES = join(dirname(fileURLToPath(import.meta.url)), existsSync(join(dirname(fileURLToPath(import.meta.url)), 'images')) ? 'images' : '../../lab/images');
 
 function mountedHostPath(spec: ServiceSpec, target: string): string | null {
   return spec.mounts.find((m) => m.target === target)?.hostPath ?? null;
@@ -65,6 +70,10 @@ export function programFor(spec: ServiceSpec): Program {
     const ports = [yml.postgresql.listen, yml.restapi.listen].map((l: string) => Number(String(l).split(':').pop()));
     // ENV PATH=/opt/patroni/bin:$PATH — the venv does not exist here; Debian's patroni is on the default PATH.
     const path = (d.env.PATH ?? '$PATH').replace('$PATH', '/usr/local/bin:/usr/bin:/bin');
+    // The image's pip venv puts patroni/patronictl in /opt/patroni/bin (the patronictl wrapper execs that path):
+    // Debian's own scripts are mounted there (a binary path mapping).
+    const venv = /\/opt\/patroni\/bin/.test(path) || d.files.some((f) => readFileSync(f.hostPath, 'utf8').includes('/opt/patroni/bin/'));
+    const venvFiles = venv ? ['patroni', 'patronictl'].map((b) => ({ hostPath: join(TOOLCHAIN, 'usr/bin', b), target: `/opt/patroni/bin/${b}` })) : [];
     return {
       ...base,
       kind: 'patroni',
@@ -72,10 +81,46 @@ export function programFor(spec: ServiceSpec): Program {
       user: d.user,
       group: d.user,
       imageEnv: { PATH: path, HOME: '/var/lib/postgresql', LANG: 'C.UTF-8' },
-      imageFiles: d.files,
+      imageFiles: [...d.files, ...venvFiles],
       // postgres image: the socket folder belongs to postgres.
       imageDirs: [...d.dirs, { path: '/run/postgresql', owner: 'postgres' }],
       ports,
+    };
+  }
+  const postgresImage = /^(?:docker\.io\/(?:library\/)?)?postgres:(\d+)/.exec(spec.image);
+  if (postgresImage) {
+    // The official postgres image: its own docker-entrypoint.sh (lab/images/postgres, verbatim) on Debian's
+    // PostgreSQL of the same major. The image's build steps the lab reproduces: listen_addresses = '*' in the
+    // sample config (a copy of Debian's, mounted over it), ENV PATH/PGDATA, /var/run/postgresql. The image
+    // starts as root and steps down with gosu; the lab starts it as `postgres` directly (no gosu in Debian).
+    const major = postgresImage[1];
+    const sample = `/usr/share/postgresql/${major}/postgresql.conf.sample`;
+    const munged = join(tmpdir(), 'ggha-lab-images', `postgresql-${major}.conf.sample`);
+    mkdirSync(dirname(munged), { recursive: true });
+    writeFileSync(munged, readFileSync(join(TOOLCHAIN, sample), 'utf8').replace(/^#?(listen_addresses)\s*=\s*\S+.*$/m, "$1 = '*'"));
+    return {
+      ...base,
+      kind: 'postgres',
+      argv: ['/usr/local/bin/docker-entrypoint.sh', 'postgres'],
+      user: 'postgres',
+      group: 'postgres',
+      imageEnv: {
+        PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/${major}/bin`,
+        PG_MAJOR: major,
+        PGDATA: Number(major) >= 18 ? `/var/lib/postgresql/${major}/docker` : '/var/lib/postgresql/data',
+        // The image sets en_US.utf8 (it generates that locale); the toolchain has C.UTF-8.
+        LANG: 'C.UTF-8',
+        HOME: '/var/lib/postgresql',
+      },
+      imageFiles: [
+        { hostPath: join(LAB_IMAGES, 'postgres/docker-entrypoint.sh'), target: '/usr/local/bin/docker-entrypoint.sh' },
+        { hostPath: munged, target: sample },
+      ],
+      imageDirs: [
+        { path: Number(major) >= 18 ? '/var/lib/postgresql' : '/var/lib/postgresql/data', owner: 'postgres' },
+        { path: '/run/postgresql', owner: 'postgres' },
+      ],
+      ports: [5432],
     };
   }
   if (spec.image.includes('etcd')) {

@@ -46,16 +46,25 @@ export interface LabOptions {
   healthyTimeoutMs?: number;
   /** Delete the stack folder too on destroy() (for folders the lab's caller generated into a temp dir). */
   removeStackDir?: boolean;
+  /** Hosts outside the stack on the same network (name → ports forwarded to the host), e.g. an external DB. */
+  extraHosts?: { name: string; ports: number[] }[];
+  /** Runs once the network exists, before any service starts (e.g. to start an external database). */
+  beforeServices?: (lab: StackLab) => Promise<void>;
 }
 
 export class StackLab {
-  readonly model: ComposeModel;
+  /** compose.yaml as last read (reloadCompose() re-reads it after a re-run of the generator). */
+  model: ComposeModel;
   readonly tempDir: string;
   readonly endpoints = new Map<string, Endpoint>();
   readonly programs = new Map<string, Program>();
   private readonly running = new Map<string, Running>();
   /** Lab helper processes (DNS stand-ins, forwarder): never counted as a service's processes. */
   private readonly helperPids = new Set<number>();
+  /** The compose definition each running service was started with (what `up` compares to recreate). */
+  private readonly startedDefinitions = new Map<string, string>();
+  /** Hosts outside the stack on the lab network (addHost), with the ports the forwarder exposes. */
+  private readonly extraHosts = new Map<string, number[]>();
   private readonly log: (line: string) => void;
   private destroyed = false;
 
@@ -76,6 +85,7 @@ export class StackLab {
     registerCleanup(lab);
     try {
       await lab.createNetwork();
+      await opts.beforeServices?.(lab);
       for (const wave of startOrder(lab.model)) {
         for (const spec of wave) {
           for (const dep of spec.dependsOn.filter((d) => d.condition === 'service_healthy')) {
@@ -116,25 +126,86 @@ export class StackLab {
 
   private async createNetwork(): Promise<void> {
     await createHub();
-    const names = [...this.model.services.map((s) => s.name), CLIENT];
+    const names = [...this.model.services.map((s) => s.name), CLIENT, ...(this.opts.extraHosts ?? []).map((h) => h.name)];
     for (const [i, name] of names.entries()) this.endpoints.set(name, await createEndpoint(name, i));
+    for (const h of this.opts.extraHosts ?? []) this.extraHosts.set(h.name, h.ports);
+    mkdirSync(join(this.tempDir, 'logs'));
+    const routes = this.writeNetworkFiles();
+    for (const spec of this.model.services) await this.startDnsIfUsed(spec.name);
+    await this.startHelper(nsName(CLIENT), 'forwarder', ['unix-forwarder.js', join(this.tempDir, 'routes.json')]);
+    await waitFor('the forwarder', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
+  }
+
+  private async startDnsIfUsed(service: string): Promise<void> {
+    if (this.programs.get(service)!.usesDockerDns) {
+      await this.startHelper(nsName(service), `dns-${service}`, ['dns-standin.js', join(this.tempDir, 'dns.json')]);
+    }
+  }
+
+  /**
+   * (Re)writes the hosts file (in place: the services' bind mounts see the new names), the DNS
+   * stand-ins' table and the forwarder's routes (both re-read their file when it changes).
+   */
+  private writeNetworkFiles(): { socket: string; host: string; port: number }[] {
     const hosts = ['127.0.0.1 localhost', ...[...this.endpoints.values()].map((e) => `${e.ip} ${e.service}`)].join('\n') + '\n';
     writeFileSync(join(this.tempDir, 'hosts'), hosts);
     const table = Object.fromEntries([...this.endpoints.values()].map((e) => [e.service, e.ip]));
     writeFileSync(join(this.tempDir, 'dns.json'), JSON.stringify(table));
-    mkdirSync(join(this.tempDir, 'logs'));
-    for (const spec of this.model.services) {
-      if (this.programs.get(spec.name)!.usesDockerDns) {
-        await this.startHelper(nsName(spec.name), `dns-${spec.name}`, ['dns-standin.js', join(this.tempDir, 'dns.json')]);
-      }
-    }
-    const routes = this.model.services.flatMap((s) => {
-      mkdirSync(this.socketDir(s.name), { recursive: true });
-      return this.programs.get(s.name)!.ports.map((port) => ({ socket: this.socketPath(s.name, port), host: this.endpoints.get(s.name)!.ip, port }));
+    const portsOf = (name: string) => this.extraHosts.get(name) ?? this.programs.get(name)?.ports ?? [];
+    const routes = [...this.endpoints.keys()].filter((n) => n !== CLIENT).flatMap((name) => {
+      mkdirSync(this.socketDir(name), { recursive: true });
+      return portsOf(name).map((port) => ({ socket: this.socketPath(name, port), host: this.endpoints.get(name)!.ip, port }));
     });
     writeFileSync(join(this.tempDir, 'routes.json'), JSON.stringify(routes));
-    await this.startHelper(nsName(CLIENT), 'forwarder', ['unix-forwarder.js', join(this.tempDir, 'routes.json')]);
-    await waitFor('the forwarder', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
+    return routes;
+  }
+
+  /**
+   * Re-reads compose.yaml (after a re-run of the generator rewrote it): new services get their
+   * namespace, address, name and forwarded ports; running services keep running as they are.
+   * Returns the names of the services that were not in the previous model.
+   */
+  async reloadCompose(): Promise<string[]> {
+    const model = loadCompose(this.model.dir);
+    const added = model.services.filter((s) => !this.endpoints.has(s.name)).map((s) => s.name);
+    this.model = model;
+    for (const s of model.services) this.programs.set(s.name, programFor(s));
+    for (const name of added) this.endpoints.set(name, await createEndpoint(name, this.endpoints.size));
+    const routes = this.writeNetworkFiles();
+    for (const name of added) await this.startDnsIfUsed(name);
+    await waitFor('the forwarder to serve the new services', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
+    if (added.length) this.log(`compose.yaml re-read: new services ${added.join(', ')}`);
+    return added;
+  }
+
+  /** True when compose.yaml now defines a running service differently from how it was started. */
+  definitionChanged(service: string): boolean {
+    const started = this.startedDefinitions.get(service);
+    return started !== undefined && started !== this.spec(service).definition;
+  }
+
+  /** Running services, including ones compose.yaml no longer names (orphans). */
+  runningServices(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * A host outside the stack (e.g. an "external" database) runs `script` (sh, as root, in its own
+   * namespace on the lab network and its own mount namespace); the host needs to be declared in
+   * LabOptions.extraHosts. Its processes die with the lab.
+   */
+  runOnHost(host: string, script: string): ChildProcess {
+    if (!this.extraHosts.has(host)) throw new Error(`${host} is not an extra host of this lab`);
+    const out = openSync(this.logFile(host), 'a');
+    const child = spawn('ip', ['netns', 'exec', nsName(host), 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', out, out], detached: true });
+    closeSync(out);
+    child.unref();
+    return child;
+  }
+
+  /** Path of the lab's hosts file (bind-mount it over /etc/hosts in a chroot run with runOnHost). */
+  get hostsFile(): string {
+    return join(this.tempDir, 'hosts');
   }
 
   /** A lab helper (Node, from dist/lab) inside a namespace. */
@@ -202,13 +273,20 @@ export class StackLab {
       lines.push(`mount --bind ${shq(b.src)} ${shq(t)}`);
       if (b.ro) lines.push(`mount -o remount,bind,ro ${shq(t)}`);
     }
-    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: spec.name, ...program.imageEnv, ...spec.environment };
+    const env = this.containerEnv(spec.name);
     const setpriv = ['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
     if (spec.noNewPrivileges) setpriv.push('--no-new-privs');
     if (spec.dropAllCaps) setpriv.push('--bounding-set=-all', '--inh-caps=-all');
     const argv = ['chroot', R, ...setpriv, '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...program.argv];
     lines.push(`exec ${argv.map(shq).join(' ')}`);
     return lines.join('\n');
+  }
+
+  /** The container's environment: image ENV lines, then compose's `environment` (what `docker exec` gets too). */
+  containerEnv(service: string): Record<string, string> {
+    const spec = this.spec(service);
+    const program = this.programs.get(service)!;
+    return { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: spec.name, ...program.imageEnv, ...spec.environment };
   }
 
   /** A named volume: a folder in the temp dir, first owned like the image's folder at that path. */
@@ -242,6 +320,7 @@ export class StackLab {
     child.unref();
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     this.running.set(service, { child, exited });
+    this.startedDefinitions.set(service, spec.definition);
     exited.then(() => {
       if (this.running.get(service)?.child === child) this.running.delete(service);
     });
@@ -321,6 +400,23 @@ export class StackLab {
     if (!pid) throw new Error(`${service} is not running`);
     const uid = this.uidOf(user, 'passwd');
     return tryRun(['nsenter', '-t', String(pid), '-n', '-m', '-u', '-r', '-w', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid === 0 ? 0 : this.uidOf(user, 'group')}`, '--clear-groups', ...argv], timeoutMs);
+  }
+
+  /**
+   * `docker exec`: runs argv inside a running service with the container's environment only (image
+   * ENV + compose environment, nothing from the caller), as the image's user unless `user` is given.
+   */
+  async composeExec(service: string, argv: string[], opts: { user?: string | number; env?: Record<string, string>; timeoutMs?: number } = {}) {
+    const env = { ...this.containerEnv(service), ...opts.env };
+    return this.exec(service, ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], opts.user ?? this.programs.get(service)!.user, opts.timeoutMs ?? 120_000);
+  }
+
+  /** `docker kill -s <signal>`: the signal goes to the container's main process. */
+  signalMain(service: string, sig: NodeJS.Signals): void {
+    const pid = this.running.get(service)?.child.pid;
+    if (!pid) throw new Error(`${service} is not running`);
+    signal(pid, sig);
+    this.log(`${sig} to ${service}`);
   }
 
   /** Kills everything, deletes the namespaces and the temp dir (keeps it when GGHA_LAB_KEEP=1). */

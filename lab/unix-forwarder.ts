@@ -8,7 +8,7 @@
  *
  * Usage: node unix-forwarder.js <routes.json>  ([{ socket, host, port }])
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 interface Route {
@@ -17,8 +17,9 @@ interface Route {
   port: number;
 }
 
-const routes: Route[] = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-for (const route of routes) {
+const listening = new Set<string>();
+function serve(route: Route): void {
+  listening.add(route.socket);
   rmSync(route.socket, { force: true });
   createServer({ allowHalfOpen: true }, (client) => {
     const upstream = connect({ host: route.host, port: route.port, allowHalfOpen: true });
@@ -32,4 +33,20 @@ for (const route of routes) {
     upstream.on('close', () => client.destroy());
   }).listen(route.socket);
 }
-console.log(`forwarding ${routes.length} ports`);
+// The lab adds routes when compose.yaml gains services (a re-run of the generator): re-read the file.
+let readAt = -1;
+function refresh(): void {
+  const mtime = statSync(process.argv[2]).mtimeMs;
+  if (mtime === readAt) return;
+  let routes: Route[];
+  try {
+    routes = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+  } catch {
+    return; // caught mid-write: next tick
+  }
+  readAt = mtime;
+  for (const route of routes.filter((r) => !listening.has(r.socket))) serve(route);
+}
+refresh();
+setInterval(refresh, 100);
+console.log(`forwarding ${listening.size} ports`);

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { loadCompose, parseDuration, startOrder } from '../../lab/compose-model.js';
 import { answer } from '../../lab/dns-standin.js';
 import { acquireLabLock, releaseLabLock } from '../../lab/lab-lock.js';
-import { expandValue, parseGrafanaIni } from '../../lab/grafana-standin.js';
+import { expandValue, parseGrafanaIni, sslOptions } from '../../lab/grafana-standin.js';
+import { planCommands } from '../../lab/generate.js';
 import { programFor } from '../../lab/programs.js';
 import { writeFileSync } from 'node:fs';
 
@@ -54,6 +55,22 @@ describe('Grafana stand-in config reading', () => {
     expect(expandValue('a-$__env{GGHA_UNIT_X}')).toBe('a-x1');
     const ini = parseGrafanaIni('[database]\nhost = db-router:5432\n; comment\nconn_max_lifetime = 600\n', { GF_DATABASE_NAME: 'g' });
     expect(ini.database).toEqual({ host: 'db-router:5432', conn_max_lifetime: '600', name: 'g' });
+  });
+});
+
+describe('Grafana stand-in TLS, like Grafana [database] ssl_mode', () => {
+  test('disable, require (no verification), verify-full (CA from ca_cert_path, host name checked)', () => {
+    expect(sslOptions('disable', '')).toBe(false);
+    expect(sslOptions('require', '')).toEqual({ rejectUnauthorized: false });
+    expect(sslOptions('verify-full', '/etc/grafana/db-ca.crt', () => 'PEM')).toEqual({ rejectUnauthorized: true, ca: 'PEM' });
+    expect(() => sslOptions('sometimes', '')).toThrow(/ssl_mode/);
+  });
+});
+
+describe('re-run plan parsing', () => {
+  test('takes the commands after "apply it…" and stops at the first other line', () => {
+    const out = 'Changes for the running stack:\n  apply it, from this folder, in this order:\n    ./scripts/etcd-add-member.sh etcd-4\n    docker compose kill -s USR2 lb\n    force compose.yaml\n';
+    expect(planCommands(out)).toEqual(['./scripts/etcd-add-member.sh etcd-4', 'docker compose kill -s USR2 lb']);
   });
 });
 
