@@ -1,0 +1,128 @@
+/**
+ * Issue 4, live: a running 2-Grafana / 3-Patroni / 3-etcd stack (HAProxy LB,
+ * fast profile, synchronous replication) is grown to 3 / 4 / 5 by re-running
+ * the generator in its folder and applying the plan it prints, command by
+ * command, literally (`docker` on PATH is lab/docker-shim.js → compose-cli.ts;
+ * scripts/etcd-add-member.sh runs as written). A writer goes through Grafana's
+ * stand-in and a request stream through the LB the whole time.
+ * Needs root and the toolchain (lab/toolchain.sh); skipped loudly otherwise.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { ackedIds, failures, httpRequest, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import { serveComposeCli, type ComposeCli } from '../../lab/compose-cli.js';
+import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
+import { missingOnPrimary } from '../../lab/scenarios.js';
+import { sleep, waitFor } from '../../lab/shell.js';
+import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
+
+const unavailable = labUnavailableReason();
+if (unavailable) {
+  console.warn(`\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!! STACK LAB SKIPPED (grow): ${unavailable}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`);
+}
+const describeLab = unavailable ? describe.skip : describe;
+const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
+jest.setTimeout(600_000);
+
+/** Runs one plan command with /bin/sh from the stack folder, `docker` being the lab's shim. */
+function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, output, ms: Date.now() - started });
+    });
+  });
+}
+
+async function haproxyStatus(lab: StackLab, server: string): Promise<string | undefined> {
+  const r = await httpRequest(lab.socketPath('lb', 8404), 'GET', '/stats;csv', 2000);
+  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[0] === 'grafana' && f[1] === server)?.[17];
+}
+
+describeLab('issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan', () => {
+  let lab: StackLab | undefined;
+  let cli: ComposeCli | undefined;
+  afterAll(async () => {
+    await cli?.close();
+    lab?.destroy();
+  });
+
+  test('re-run with --grafana-replicas 3 --patroni-nodes 4 --etcd-members 5, apply the printed commands under load: nothing fails, nothing is lost, the new members serve', async () => {
+    const dir = generateStack({ loadBalancer: 'haproxy', grafanaReplicas: 2, patroniNodes: 3, etcdMembers: 3 });
+    lab = await StackLab.start(dir, { log, removeStackDir: true });
+    for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
+    await waitClusterSettled(lab, { sync: true });
+    const lbSocket = lab.socketPath('lb', 8080);
+    const seen = new Set<string>();
+    await waitFor('every replica to answer through the LB', async () => {
+      const r = await httpRequest(lbSocket, 'GET', '/api/standin/ping', 2000);
+      if (r.status === 200 && r.instance) seen.add(r.instance);
+      return ['grafana-1', 'grafana-2'].every((g) => seen.has(g));
+    }, 60_000, 50);
+    cli = await serveComposeCli(lab, log);
+
+    const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 480_000 });
+    const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 480_000 });
+    const applied: { command: string; code: number; ms: number; output: string }[] = [];
+    let commands: string[] = [];
+    const t0 = Date.now();
+    try {
+      await sleep(2000);
+      const output = await rerunGenerator(dir, ['--defaults', '--grafana-replicas', '3', '--patroni-nodes', '4', '--etcd-members', '5']);
+      commands = planCommands(output);
+      console.log(`plan:\n  ${commands.join('\n  ')}`);
+      for (const command of commands) {
+        const r = await sh(command, dir, cli.env);
+        applied.push({ command, ...r });
+        console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
+        if (r.code !== 0) break;
+      }
+      // pg-4 clones the primary in the background (the plan starts it without --wait).
+      await waitClusterSettled(lab, { sync: true, timeoutMs: 180_000 });
+      await waitFor('grafana-3 to answer through the LB', async () => stream.events.some((e) => e.instance === 'grafana-3'), 60_000, 200);
+      await sleep(3000);
+    } finally {
+      await writer.stop();
+      await stream.stop();
+    }
+    const writes = await writer.stop();
+    const requests = await stream.stop();
+    const applyS = (Date.now() - t0) / 1000;
+
+    const etcd = JSON.parse((await lab.composeExec('etcd-1', ['etcdctl', 'member', 'list', '-w', 'json'])).stdout);
+    const started = etcd.members.filter((m: any) => m.name && m.clientURLs?.length);
+    const patronictl = await lab.composeExec('pg-1', ['patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '-f', 'json']);
+    const members = JSON.parse(patronictl.stdout || '[]') as { Member: string; Role: string; State: string }[];
+    const lbStatus = await haproxyStatus(lab, 'grafana-3');
+    const servedBy = new Map<string, number>();
+    for (const e of requests.events.filter((x) => x.ok)) servedBy.set(e.instance!, (servedBy.get(e.instance!) ?? 0) + 1);
+    const lost = await missingOnPrimary(lab, ackedIds(writes));
+    console.log(
+      `grow 2/3/3 → 3/4/5: ${commands.length} commands in ${applyS.toFixed(0)} s; writes ${ackedIds(writes).length} acked, ${failures(writes).length} failed, ${lost.length} lost; ` +
+        `LB requests ${requests.events.length}, ${failures(requests).length} failed, slowest ${Math.max(...requests.events.map((e) => e.ms))} ms; ` +
+        `served by ${JSON.stringify(Object.fromEntries(servedBy))}; etcd members started ${started.length}; patronictl: ${members.map((m) => `${m.Member} ${m.Role} ${m.State}`).join(', ')}; HAProxy grafana-3 ${lbStatus}`,
+    );
+    for (const f of [...failures(writes), ...failures(requests)].slice(0, 10)) console.log(`  failure at ${(f.t / 1000).toFixed(1)} s: ${f.status} ${f.error ?? ''}`);
+
+    expect(commands).toEqual(expect.arrayContaining(['./scripts/etcd-add-member.sh etcd-4', './scripts/etcd-add-member.sh etcd-5']));
+    expect(applied.filter((a) => a.code !== 0).map((a) => `${a.command}: ${a.output}`)).toEqual([]);
+    expect(applied).toHaveLength(commands.length);
+    expect(failures(writes)).toEqual([]);
+    expect(ackedIds(writes).length).toBeGreaterThan(0);
+    expect(lost).toEqual([]);
+    expect(failures(requests)).toEqual([]);
+    expect(started.map((m: any) => m.name).sort()).toEqual(['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4', 'etcd-5']);
+    expect(patronictl.code).toBe(0);
+    expect(members.map((m) => m.Member).sort()).toEqual(['pg-1', 'pg-2', 'pg-3', 'pg-4']);
+    expect(members.filter((m) => m.Role === 'Leader')).toHaveLength(1);
+    expect(members.filter((m) => m.Role !== 'Leader' && m.State === 'streaming')).toHaveLength(3);
+    expect(lbStatus).toMatch(/^UP/);
+    expect(servedBy.get('grafana-3') ?? 0).toBeGreaterThan(0);
+  });
+});
