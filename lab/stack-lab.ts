@@ -50,6 +50,12 @@ export interface LabOptions {
   extraHosts?: { name: string; ports: number[] }[];
   /** Runs once the network exists, before any service starts (e.g. to start an external database). */
   beforeServices?: (lab: StackLab) => Promise<void>;
+  /**
+   * Services of ANOTHER generated stack to run on the same network, started (and healthy) before this
+   * stack's: e.g. the database tier of a Patroni stack (etcd-*, pg-*, db-router) that an `external`
+   * stack's Grafana uses, like two Compose projects sharing a network. Names must not collide.
+   */
+  otherProject?: { dir: string; services: (name: string) => boolean };
 }
 
 export class StackLab {
@@ -69,7 +75,7 @@ export class StackLab {
   private destroyed = false;
 
   private constructor(stackDir: string, private readonly opts: LabOptions) {
-    this.model = loadCompose(stackDir);
+    this.model = this.withOtherProject(loadCompose(stackDir));
     this.tempDir = mkdtempSync(join(tmpdir(), 'ggha-lab-'));
     this.log = opts.log ?? (() => {});
     for (const s of this.model.services) this.programs.set(s.name, programFor(s));
@@ -86,7 +92,13 @@ export class StackLab {
     try {
       await lab.createNetwork();
       await opts.beforeServices?.(lab);
-      for (const wave of startOrder(lab.model)) {
+      const other = new Set(lab.otherServices);
+      const groups = [lab.model.services.filter((s) => other.has(s.name)), lab.model.services.filter((s) => !other.has(s.name))];
+      for (const wave of groups.flatMap((services, i) => [...startOrder({ ...lab.model, services }), ...(i === 0 && services.length ? [[]] : [])])) {
+        if (!wave.length) {
+          for (const s of other) await lab.waitHealthy(s, opts.healthyTimeoutMs ?? 180_000); // the other project first
+          continue;
+        }
         for (const spec of wave) {
           for (const dep of spec.dependsOn.filter((d) => d.condition === 'service_healthy')) {
             await lab.waitHealthy(dep.service, opts.healthyTimeoutMs ?? 180_000);
@@ -166,7 +178,7 @@ export class StackLab {
    * Returns the names of the services that were not in the previous model.
    */
   async reloadCompose(): Promise<string[]> {
-    const model = loadCompose(this.model.dir);
+    const model = this.withOtherProject(loadCompose(this.model.dir));
     const added = model.services.filter((s) => !this.endpoints.has(s.name)).map((s) => s.name);
     this.model = model;
     for (const s of model.services) this.programs.set(s.name, programFor(s));
@@ -176,6 +188,19 @@ export class StackLab {
     await waitFor('the forwarder to serve the new services', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
     if (added.length) this.log(`compose.yaml re-read: new services ${added.join(', ')}`);
     return added;
+  }
+
+  /** Services that belong to LabOptions.otherProject. */
+  otherServices: string[] = [];
+
+  private withOtherProject(model: ComposeModel): ComposeModel {
+    const o = this.opts.otherProject;
+    if (!o) return model;
+    const extra = loadCompose(o.dir).services.filter((s) => o.services(s.name));
+    const clash = extra.filter((s) => model.services.some((m) => m.name === s.name)).map((s) => s.name);
+    if (clash.length) throw new Error(`otherProject: ${clash.join(', ')} exist in both stacks`);
+    this.otherServices = extra.map((s) => s.name);
+    return { ...model, services: [...extra, ...model.services] };
   }
 
   /** True when compose.yaml now defines a running service differently from how it was started. */

@@ -22,7 +22,8 @@ if (unavailable) {
 }
 const describeLab = unavailable ? describe.skip : describe;
 const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
-jest.setTimeout(600_000);
+// Generous: StackLab.start may first wait for the lab lock while another lab file (a parallel jest worker) runs its lab.
+jest.setTimeout(900_000);
 
 /** Runs one plan command with /bin/sh from the stack folder, `docker` being the lab's shim. */
 function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number }> {

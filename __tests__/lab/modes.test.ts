@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import pg from 'pg';
-import { httpRequest } from '../../lab/clients.js';
+import { httpRequest, waitClusterSettled } from '../../lab/clients.js';
 import { externalQuery, makeCertificates, startExternalPostgres, type ExternalPostgres } from '../../lab/external-postgres.js';
-import { generateStackWith } from '../../lab/generate.js';
+import { generateStack, generateStackWith } from '../../lab/generate.js';
+import { primaryLoss } from '../../lab/scenarios.js';
 import { waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
@@ -25,13 +26,31 @@ if (unavailable) {
 }
 const describeLab = unavailable ? describe.skip : describe;
 const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
-jest.setTimeout(300_000);
+// Generous: StackLab.start may first wait for the lab lock while another lab file (a parallel jest worker) runs its lab.
+jest.setTimeout(900_000);
 
 let lab: StackLab | undefined;
 afterEach(() => {
   lab?.destroy();
   lab = undefined;
 });
+
+/** Runs inside a Grafana stand-in's container: connects with the stand-in's own verify-full TLS options. */
+const VERIFY_PROBE = `
+import { readFileSync } from 'node:fs';
+import pg from '/opt/ggha-lab/node_modules/pg/lib/index.js';
+const { sslOptions } = await import('/opt/ggha-lab/dist/lab/grafana-standin.js');
+const password = readFileSync('/run/secrets/grafana-db-password', 'utf8').trim();
+const out = {};
+for (const [name, host, ca] of [['stackCa', 'external-db', null], ['foreignCa', 'external-db', process.env.FOREIGN_CA], ['byAddress', process.env.DB_IP, null]]) {
+  const ssl = sslOptions('verify-full', '/etc/grafana/db-ca.crt', ca ? () => ca : undefined);
+  const c = new pg.Client({ host, port: 5432, user: 'grafana', password, database: 'grafana', ssl, connectionTimeoutMillis: 3000 });
+  c.on('error', () => {});
+  try { await c.connect(); await c.query('SELECT 1'); out[name] = 'ok'; } catch (e) { out[name] = e.message; }
+  await c.end().catch(() => {});
+}
+console.log(JSON.stringify(out));
+`;
 
 /** Writes through the LB, reads them back through the LB, and checks every replica served. */
 async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; instances: Set<string> }> {
@@ -122,6 +141,19 @@ describeLab('issue 5: database modes', () => {
         if (sslMode === 'verify-full') {
           expect(readFileSync(join(dir, 'grafana/db-ca.crt'), 'utf8')).toBe(readFileSync(caFile, 'utf8'));
           expect(ini).toContain('ca_cert_path = /etc/grafana/db-ca.crt');
+          // The stand-in's verify-full really verifies: from inside grafana-1, its TLS options with the
+          // stack's CA file connect; with another CA, or by address instead of name, they are refused.
+          const foreignDir = mkdtempSync(join(tmpdir(), 'ggha-foreign-ca-'));
+          await makeCertificates(foreignDir, 'external-db');
+          const checks = await lab.composeExec('grafana-1', ['/opt/ggha-node/node', '--input-type=module', '-e', VERIFY_PROBE], {
+            env: { FOREIGN_CA: readFileSync(join(foreignDir, 'ca.crt'), 'utf8'), DB_IP: lab.endpoints.get('external-db')!.ip },
+          });
+          rmSync(foreignDir, { recursive: true, force: true });
+          const verdicts = JSON.parse(checks.stdout || '{}');
+          console.log(`verify-full probes from grafana-1: ${JSON.stringify(verdicts)}`);
+          expect(verdicts.stackCa).toBe('ok');
+          expect(verdicts.foreignCa).toMatch(/self[- ]signed|unable to verify|certificate/i);
+          expect(verdicts.byAddress).toMatch(/IP|altnames|does not match/i);
         }
       } finally {
         rmSync(certDir, { recursive: true, force: true });
@@ -130,4 +162,31 @@ describeLab('issue 5: database modes', () => {
     });
   }
 
+
+  test('external → a Patroni cluster started by the test (its db-router): the primary is SIGKILLed under a writer; the stand-ins recover by themselves, nothing acknowledged is lost', async () => {
+    // The database tier of a generated Patroni stack runs beside the external stack on one network, like
+    // two Compose projects sharing a network; the external stack's grafana.ini names its db-router.
+    const patroniDir = generateStack({ loadBalancer: 'haproxy', synchronousReplication: true });
+    try {
+      const dir = generateStackWith(['--db-mode', 'external', '--db-host', 'db-router', '--db-ssl-mode', 'disable', '--db-password-file', join(patroniDir, 'secrets/grafana-db-password')]);
+      lab = await StackLab.start(dir, { log, removeStackDir: true, otherProject: { dir: patroniDir, services: (n) => /^(etcd-\d+|pg-\d+|db-router)$/.test(n) } });
+      for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
+      await waitClusterSettled(lab, { sync: true });
+      await writeAndReadThroughLb(lab);
+      const r = await primaryLoss(lab, 'kill', true);
+      const health: Record<string, number> = {};
+      for (const g of lab.services('grafana-standin')) {
+        const since = Date.now();
+        await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(lab!.socketPath(g, 3000), 'GET', '/api/health')).status === 200, 30_000, 250);
+        health[g] = Date.now() - since;
+      }
+      console.log(`external → Patroni: ${r.oldLeader} SIGKILLed → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost, ${r.writer.events.filter((e) => !e.ok).length} failed during the failover; /api/health ok again (ms after the writer stopped): ${JSON.stringify(health)}`);
+      expect(r.newLeader).not.toBe(r.oldLeader);
+      expect(r.acked).toBeGreaterThan(0);
+      expect(r.lost).toEqual([]);
+      expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
+    } finally {
+      rmSync(patroniDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -26,7 +26,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
   beforeAll(async () => {
     lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log, removeStackDir: true });
     await waitClusterSettled(lab, { sync: true });
-  }, 300_000);
+  }, 900_000); // includes waiting for the lab lock: jest runs the lab files in parallel workers, the lock serialises their labs
   afterAll(() => lab?.destroy());
 
   test('1. bring-up: every service healthy, a write through the LB lands in the primary, replicas stream, a sync standby exists', async () => {
