@@ -157,7 +157,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     beforeAll(async () => {
       lab = await StackLab.start(generateStack({ loadBalancer }), { log, removeStackDir: true });
       for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
-    }, 300_000);
+    }, 900_000); // includes waiting for the lab lock (see above)
     afterAll(() => lab?.destroy());
 
     test(`6. one replica SIGKILLed under a steady request stream: zero failed requests; it serves again after a restart (${loadBalancer})`, async () => {
