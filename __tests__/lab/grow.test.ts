@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { ackedIds, failures, httpRequest, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import { ackedIds, failures, httpRequest, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { serveComposeCli, type ComposeCli } from '../../lab/compose-cli.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
 import { missingOnPrimary } from '../../lab/scenarios.js';
@@ -26,7 +26,7 @@ const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
 jest.setTimeout(900_000);
 
 /** Runs one plan command with /bin/sh from the stack folder, `docker` being the lab's shim. */
-function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number }> {
+function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,7 +36,7 @@ function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 30
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? 1, output, ms: Date.now() - started });
+      resolve({ code: code ?? 1, output, ms: Date.now() - started, at: started });
     });
   });
 }
@@ -70,7 +70,18 @@ describeLab('issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan'
 
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 480_000 });
     const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 480_000 });
-    const applied: { command: string; code: number; ms: number; output: string }[] = [];
+    const applied: { command: string; code: number; ms: number; at: number; output: string }[] = [];
+    // Fresh connections through the DB router all along (Grafana opens new ones when its pool grows or
+    // recycles): a db-router reload starts its servers `init-state down`, so connections opened before
+    // the first health checks are refused (`nbsrv(primary) eq 1`). Measured and bounded below.
+    const probe = { stop: false, ok: 0, refused: [] as number[] };
+    const probing = (async () => {
+      const until = Date.now() + 480_000;
+      while (!probe.stop && Date.now() < until) {
+        await pgQuery(lab!, 'db-router', 'SELECT 1').then(() => probe.ok++, () => probe.refused.push(Date.now()));
+        await sleep(50);
+      }
+    })();
     let commands: string[] = [];
     const t0 = Date.now();
     try {
@@ -91,6 +102,8 @@ describeLab('issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan'
     } finally {
       await writer.stop();
       await stream.stop();
+      probe.stop = true;
+      await probing;
     }
     const writes = await writer.stop();
     const requests = await stream.stop();
@@ -101,14 +114,20 @@ describeLab('issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan'
     const patronictl = await lab.composeExec('pg-1', ['patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '-f', 'json']);
     const members = JSON.parse(patronictl.stdout || '[]') as { Member: string; Role: string; State: string }[];
     const lbStatus = await haproxyStatus(lab, 'grafana-3');
+    // The DB router reloaded (USR2) with pg-4 in both backends: a replica, so DOWN in `primary`, UP in `replicas`.
+    const routerCsv = (await httpRequest(lab.socketPath('db-router', 8404), 'GET', '/stats;csv', 2000)).body.split('\n').map((l) => l.split(','));
+    const pg4 = Object.fromEntries(routerCsv.filter((f) => f[1] === 'pg-4').map((f) => [f[0], f[17]]));
     const servedBy = new Map<string, number>();
     for (const e of requests.events.filter((x) => x.ok)) servedBy.set(e.instance!, (servedBy.get(e.instance!) ?? 0) + 1);
     const lost = await missingOnPrimary(lab, ackedIds(writes));
     console.log(
       `grow 2/3/3 → 3/4/5: ${commands.length} commands in ${applyS.toFixed(0)} s; writes ${ackedIds(writes).length} acked, ${failures(writes).length} failed, ${lost.length} lost; ` +
         `LB requests ${requests.events.length}, ${failures(requests).length} failed, slowest ${Math.max(...requests.events.map((e) => e.ms))} ms; ` +
-        `served by ${JSON.stringify(Object.fromEntries(servedBy))}; etcd members started ${started.length}; patronictl: ${members.map((m) => `${m.Member} ${m.Role} ${m.State}`).join(', ')}; HAProxy grafana-3 ${lbStatus}`,
+        `served by ${JSON.stringify(Object.fromEntries(servedBy))}; etcd members started ${started.length}; patronictl: ${members.map((m) => `${m.Member} ${m.Role} ${m.State}`).join(', ')}; HAProxy grafana-3 ${lbStatus}, db-router pg-4 ${JSON.stringify(pg4)}`,
     );
+    const reload = applied.find((a) => a.command.includes('USR2 db-router'));
+    const sinceReload = probe.refused.map((t) => (reload ? t - reload.at : Infinity));
+    console.log(`new DB connections through db-router: ${probe.ok} ok, ${probe.refused.length} refused${probe.refused.length ? `, from ${Math.min(...sinceReload)} to ${Math.max(...sinceReload)} ms after its reload` : ''}`);
     for (const f of [...failures(writes), ...failures(requests)].slice(0, 10)) console.log(`  failure at ${(f.t / 1000).toFixed(1)} s: ${f.status} ${f.error ?? ''}`);
 
     expect(commands).toEqual(expect.arrayContaining(['./scripts/etcd-add-member.sh etcd-4', './scripts/etcd-add-member.sh etcd-5']));
@@ -124,6 +143,10 @@ describeLab('issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan'
     expect(members.filter((m) => m.Role === 'Leader')).toHaveLength(1);
     expect(members.filter((m) => m.Role !== 'Leader' && m.State === 'streaming')).toHaveLength(3);
     expect(lbStatus).toMatch(/^UP/);
+    expect(pg4.primary).toMatch(/^DOWN/);
+    expect(pg4.replicas).toMatch(/^UP/);
+    // The router's reload blip for NEW connections is bounded: only in the ~2 s after it (first checks, inter 1s).
+    expect(sinceReload.filter((ms) => ms < 0 || ms > 2500)).toEqual([]);
     expect(servedBy.get('grafana-3') ?? 0).toBeGreaterThan(0);
   });
 });
