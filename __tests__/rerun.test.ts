@@ -87,10 +87,10 @@ describe('the plan printed before writing', () => {
       'docker compose up -d --no-deps --build pg-4',
       'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml reload grafana-ha --force',
       'docker compose kill -s USR2 db-router',
-      'docker compose up -d --no-deps grafana-3',
+      'docker compose up -d --no-deps --wait grafana-3',
+      'docker compose kill -s USR2 lb',
       'docker compose up -d --no-deps --force-recreate --wait grafana-1',
       'docker compose up -d --no-deps --force-recreate --wait grafana-2',
-      'docker compose kill -s USR2 lb',
     ]);
   });
 

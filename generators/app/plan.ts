@@ -161,19 +161,24 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
     plan.commands.push(recreate(db.server.name));
   }
 
-  // 4. Grafana: new replicas start; the others are recreated one by one when their
-  //    definition or grafana.ini (e.g. new alerting peers) changed.
+  // 4-5. Grafana and the load balancer. New replicas start (and are healthy) first. Old ones are
+  //      recreated one by one when their definition or grafana.ini (e.g. new alerting peers)
+  //      changed, while the load balancer knows the most replicas: when growing, it reloads before
+  //      (the stack lab saw nginx answer 502 when the two old replicas were recreated back to back
+  //      behind a two-server upstream: passive checks keep the first one out for fail_timeout);
+  //      when shrinking, after (it stops using the removed replicas before they go away).
   const newReplicas = after.grafana.replicas.filter((r) => change.isNew(r.name)).map((r) => r.name);
-  if (newReplicas.length > 0) plan.commands.push(`docker compose up -d --no-deps ${newReplicas.join(' ')}`);
-  for (const replica of after.grafana.replicas.filter((r) => !change.isNew(r.name))) {
-    if (change.redefined(replica.name) || change.fileChanged('grafana/grafana.ini')) plan.commands.push(recreate(replica.name));
-  }
-
-  // 5. The load balancer learns the new set of replicas before any old one goes away.
+  if (newReplicas.length > 0) plan.commands.push(`docker compose up -d --no-deps --wait ${newReplicas.join(' ')}`);
+  const recreates = after.grafana.replicas
+    .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged('grafana/grafana.ini')))
+    .map((r) => recreate(r.name));
   const lb = after.loadBalancer;
-  if (change.redefined(lb.name)) plan.commands.push(`docker compose up -d --no-deps --force-recreate ${lb.name}`);
-  else if (change.fileChanged('lb/haproxy.cfg')) plan.commands.push(`docker compose kill -s USR2 ${lb.name}`);
-  else if (change.fileChanged('lb/nginx.conf')) plan.commands.push(`docker compose exec ${lb.name} nginx -s reload`);
+  const lbCommands: string[] = [];
+  if (change.redefined(lb.name)) lbCommands.push(`docker compose up -d --no-deps --force-recreate ${lb.name}`);
+  else if (change.fileChanged('lb/haproxy.cfg')) lbCommands.push(`docker compose kill -s USR2 ${lb.name}`);
+  else if (change.fileChanged('lb/nginx.conf')) lbCommands.push(`docker compose exec ${lb.name} nginx -s reload`);
+  const reloadFirst = newReplicas.length > 0 && !change.redefined(lb.name);
+  plan.commands.push(...(reloadFirst ? [...lbCommands, ...recreates] : [...recreates, ...lbCommands]));
 
   // 6. Last, the containers of services no longer in compose.yaml (`docker compose rm` no longer knows them).
   if (removed.length > 0) plan.commands.push('docker compose up -d --no-recreate --remove-orphans');
