@@ -110,6 +110,12 @@ describe('the plan printed before writing', () => {
       'docker compose up -d --no-deps --force-recreate --wait grafana-1',
       'docker compose up -d --no-deps --force-recreate --wait grafana-2',
     ]);
+    // nginx (passive checks): the next replica goes down only after fail_timeout.
+    expect(planChange(topology({ loadBalancer: 'nginx' }), topology({ loadBalancer: 'nginx', grafanaVersion: '13.2.4' }), ['compose.yaml']).commands).toEqual([
+      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
+      'sleep 5',
+      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
+    ]);
     const port = planChange(topology({}), topology({ httpPort: 9090 }), ['compose.yaml', 'grafana/grafana.ini']);
     expect(port.commands.at(-1)).toBe('docker compose up -d --no-deps --force-recreate lb');
   });
