@@ -70,7 +70,7 @@ export function planCommands(output: string): string[] {
   if (start < 0) return [];
   const commands: string[] = [];
   for (const line of lines.slice(start + 1)) {
-    const m = /^\s{4}((?:docker |\.\/)\S.*)$/.exec(line);
+    const m = /^\s{4}((?:docker |\.\/|sleep )\S.*)$/.exec(line);
     if (!m) break;
     commands.push(m[1].trim());
   }

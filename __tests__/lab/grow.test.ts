@@ -151,3 +151,47 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
     expect(servedBy.get('grafana-3') ?? 0).toBeGreaterThan(0);
   });
 });
+
+// A rolling change with the same number of replicas (here a new Grafana version: every replica is
+// recreated, one at a time) behind nginx, whose passive checks keep a replica that just failed out
+// of service for fail_timeout.
+describeLab('issue 4: rolling change of every Grafana replica behind nginx (same count)', () => {
+  let lab: StackLab | undefined;
+  let cli: ComposeCli | undefined;
+  afterAll(async () => {
+    await cli?.close();
+    lab?.destroy();
+  });
+
+  test('re-run with --grafana-version 13.2.4, apply the printed commands under a request stream: zero failed requests', async () => {
+    const dir = generateStack({ loadBalancer: 'nginx', grafanaReplicas: 2 });
+    lab = await StackLab.start(dir, { log, removeStackDir: true });
+    for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
+    cli = await serveComposeCli(lab, log);
+    const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 180_000 });
+    const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 180_000 });
+    const applied: { command: string; code: number }[] = [];
+    let commands: string[] = [];
+    try {
+      await sleep(2000);
+      commands = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-version', '13.2.4']));
+      for (const command of commands) {
+        const r = await sh(command, dir, cli.env);
+        applied.push({ command, code: r.code });
+        console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
+      }
+      await sleep(3000);
+    } finally {
+      await stream.stop();
+      await writer.stop();
+    }
+    const requests = await stream.stop();
+    const writes = await writer.stop();
+    console.log(`nginx rolling change: ${commands.length} commands; LB requests ${requests.events.length}, ${failures(requests).length} failed; writes ${ackedIds(writes).length} acked, ${failures(writes).length} failed`);
+    for (const f of [...failures(requests), ...failures(writes)].slice(0, 5)) console.log(`  failure at ${(f.t / 1000).toFixed(1)} s: ${f.status}`);
+    expect(commands.filter((c) => c.includes('--force-recreate'))).toHaveLength(2);
+    expect(applied.filter((a) => a.code !== 0)).toEqual([]);
+    expect(failures(requests)).toEqual([]);
+    expect(failures(writes)).toEqual([]);
+  });
+});
