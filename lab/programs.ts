@@ -89,10 +89,11 @@ export function programFor(spec: ServiceSpec): Program {
   }
   const postgresImage = /^(?:docker\.io\/(?:library\/)?)?postgres:(\d+)/.exec(spec.image);
   if (postgresImage) {
-    // The official postgres image: its own docker-entrypoint.sh (lab/images/postgres, verbatim) on Debian's
-    // PostgreSQL of the same major. The image's build steps the lab reproduces: listen_addresses = '*' in the
-    // sample config (a copy of Debian's, mounted over it), ENV PATH/PGDATA, /var/run/postgresql. The image
-    // starts as root and steps down with gosu; the lab starts it as `postgres` directly (no gosu in Debian).
+    // The official postgres image: a stand-in for its entrypoint (lab/images/postgres/entrypoint-standin.sh,
+    // written from the image's documented contract) on Debian's PostgreSQL of the same major. The image's
+    // build steps the lab reproduces: listen_addresses = '*' in the sample config (a copy of Debian's, mounted
+    // over it), ENV PATH/PGDATA, /var/run/postgresql. The image starts as root and steps down with gosu; the
+    // lab starts it as `postgres` directly (no gosu in Debian).
     const major = postgresImage[1];
     const sample = `/usr/share/postgresql/${major}/postgresql.conf.sample`;
     const munged = join(tmpdir(), 'ggha-lab-images', `postgresql-${major}.conf.sample`);
@@ -113,7 +114,7 @@ export function programFor(spec: ServiceSpec): Program {
         HOME: '/var/lib/postgresql',
       },
       imageFiles: [
-        { hostPath: join(LAB_IMAGES, 'postgres/docker-entrypoint.sh'), target: '/usr/local/bin/docker-entrypoint.sh' },
+        { hostPath: join(LAB_IMAGES, 'postgres/entrypoint-standin.sh'), target: '/usr/local/bin/docker-entrypoint.sh' },
         { hostPath: munged, target: sample },
       ],
       imageDirs: [
