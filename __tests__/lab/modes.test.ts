@@ -73,7 +73,7 @@ async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; inst
 }
 
 describeLab('issue 5: database modes', () => {
-  test('single: one PostgreSQL (the image's entrypoint contract, lab stand-in), healthy; the Grafana stand-ins read and write through it', async () => {
+  test('single: one PostgreSQL (lab stand-in for the image entrypoint), healthy; the Grafana stand-ins read and write through it', async () => {
     const dir = generateStackWith(['--db-mode', 'single']);
     lab = await StackLab.start(dir, { log, removeStackDir: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
