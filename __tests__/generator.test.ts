@@ -6,7 +6,7 @@ import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
 import { applies, QUESTIONS, type Question } from '../generators/app/questions.js';
 import { SECRETS } from '../generators/app/topology.js';
-import { failureOf, filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
+import { cliOptions, failureOf, filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
 
 const YO_RC_KEY = 'generator-grafana-ha';
 const secretFiles = Object.values(SECRETS).map((s) => s.file);
@@ -38,7 +38,7 @@ describe('questions', () => {
     const silent = await generate({});
     expect(silent.askedQuestions).toEqual([]);
 
-    const someOptions = await helpers.run(GENERATOR).withOptions({ 'grafana-replicas': 3, 'load-balancer': 'nginx' }).withAnswers({});
+    const someOptions = await helpers.run(GENERATOR).withOptions(cliOptions({ 'grafana-replicas': 3, 'load-balancer': 'nginx' })).withAnswers({});
     const asked = someOptions.askedQuestions.map((q) => q.name);
     expect(asked).not.toContain('grafanaReplicas');
     expect(asked).not.toContain('loadBalancer');
@@ -104,7 +104,7 @@ describe('bad input', () => {
     const error = await failureOf(
       helpers
         .run(GENERATOR)
-        .withOptions({ defaults: true, 'grafana-replicas': 0, 'load-balancer': 'traefik', 'etcd-members': 2 })
+        .withOptions(cliOptions({ defaults: true, 'grafana-replicas': 0, 'load-balancer': 'traefik', 'etcd-members': 2 }))
         .cd(dir),
     );
     expect(error).toMatch(/--grafana-replicas/);
@@ -116,7 +116,7 @@ describe('bad input', () => {
   it('rejects a hand-edited .yo-rc.json the same way', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, '.yo-rc.json'), JSON.stringify({ [YO_RC_KEY]: { patroniNodes: 1, publicUrl: 'not a url', colour: 'blue' } }));
-    const error = await failureOf(helpers.run(GENERATOR).withOptions({ defaults: true }).cd(dir));
+    const error = await failureOf(helpers.run(GENERATOR).withOptions(cliOptions({ defaults: true })).cd(dir));
     expect(error).toMatch(/--patroni-nodes/);
     expect(error).toMatch(/--public-url/);
     expect(error).toMatch(/"colour"/);

@@ -7,7 +7,7 @@ import { validateAnswers } from '../generators/app/config.js';
 import { planChange } from '../generators/app/plan.js';
 import type { Answers } from '../generators/app/questions.js';
 import { buildTopology } from '../generators/app/topology.js';
-import { failureOf, generate, GENERATOR, readTree } from './helpers/stack.js';
+import { cliOptions, failureOf, generate, GENERATOR, readTree } from './helpers/stack.js';
 
 type Services = Record<string, { environment?: Record<string, string> }>;
 const servicesIn = (dir: string) => (load(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Services }).services;
@@ -52,7 +52,7 @@ describe('growing a stack', () => {
     const first = await generate({});
     const result = await helpers
       .run(GENERATOR, {}, { force: false })
-      .withOptions({ defaults: true, force: false, 'load-balancer': 'nginx' })
+      .withOptions(cliOptions({ defaults: true, force: false, 'load-balancer': 'nginx' }))
       .cd(first.cwd);
     expect(result.askedQuestions).toEqual([]);
     expect(existsSync(join(first.cwd, 'lb/haproxy.cfg'))).toBe(false);
@@ -171,7 +171,7 @@ describe('secrets and edits', () => {
     appendFileSync(lbConfig, '# tuned by hand\n');
     const result = await helpers
       .run(GENERATOR, {}, { force: false })
-      .withOptions({ defaults: true, force: false, 'grafana-replicas': 3 })
+      .withOptions(cliOptions({ defaults: true, force: false, 'grafana-replicas': 3 }))
       .withAnswers({ action: 'skip' })
       .cd(first.cwd);
     // Only the edited file raised a question; the unedited ones were replaced silently.

@@ -43,6 +43,9 @@ export function writeStack(raw: Partial<Answers> = {}): string {
   return dir;
 }
 
+/** yeoman-test types options as Yeoman's own; ours (`--grafana-replicas`, `--defaults`…) are declared by the generator. */
+export const cliOptions = (options: Record<string, unknown>) => options as Parameters<ReturnType<typeof helpers.run>['withOptions']>[0];
+
 export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix));
 
 /**
@@ -50,7 +53,7 @@ export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix)
  * folder of our own (yeoman-test deletes its own temporary folders on the next run).
  */
 export const generate = (options: Record<string, unknown>, cwd = freshDir()) =>
-  helpers.run(GENERATOR).withOptions({ defaults: true, ...options }).cd(cwd);
+  helpers.run(GENERATOR).withOptions(cliOptions({ defaults: true, ...options })).cd(cwd);
 
 /** The error message a run ends with, or undefined when it succeeds. */
 export async function failureOf(run: PromiseLike<unknown>): Promise<string | undefined> {
