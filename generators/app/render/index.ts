@@ -152,6 +152,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         profiles: FAILOVER_PROFILES,
         users: PATRONI_USERS,
         stopGrace: POSTGRES_STOP_GRACE,
+        nginxFailTimeoutS: parseInt(NGINX_PASSIVE_CHECK.failTimeout, 10),
         secretList: Object.values(secrets),
       }),
     },
