@@ -178,7 +178,7 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   it('routes Grafana through the chosen load balancer to every replica', () => {
     const lbFile = raw.loadBalancer === 'nginx' ? files['lb/nginx.conf'] : files['lb/haproxy.cfg'];
     for (const replica of t.grafana.replicas) expect(lbFile).toContain(`${replica.name}:3000`);
-    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout;/ : /option httpchk/);
+    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout non_idempotent;/ : /option httpchk/);
   });
 });
 
@@ -211,7 +211,7 @@ it('nginx sends Host and X-Forwarded-* from every location (Grafana checks Origi
     expect(body).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
   }
   // Only failures to reach a replica are retried, not Grafana's own 502/504 answers.
-  expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;$/m);
+  expect(conf).toMatch(/^\s*proxy_next_upstream error timeout non_idempotent;$/m);
 });
 
 it('writes the same root_url everywhere it is configured, for a custom public URL', () => {
