@@ -35,17 +35,9 @@ export function httpRequest(socketPath: string, method: string, path: string, ti
 
 export const secret = (lab: StackLab, name: string) => readFileSync(lab.spec(lab.services('patroni')[0]).secrets.find((s) => s.name === name)!.hostPath, 'utf8').trim();
 
-/** One query on one PostgreSQL node (or the DB router), as the superuser. */
-export async function pgQuery<T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> {
-  const client = new pg.Client({
-    host: lab.socketDir(service),
-    port,
-    user: 'postgres',
-    password: secret(lab, 'postgres-superuser-password'),
-    database,
-    connectionTimeoutMillis: 3000,
-    query_timeout: 5000,
-  });
+/** One query on a fresh connection, closed afterwards; short timeouts so a dead server fails fast. */
+export async function queryOnce<T = any>(config: pg.ClientConfig, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionTimeoutMillis: 3000, query_timeout: 5000, ...config });
   client.on('error', () => {});
   await client.connect();
   try {
@@ -54,6 +46,13 @@ export async function pgQuery<T = any>(lab: StackLab, service: string, sql: stri
     await client.end().catch(() => {});
   }
 }
+
+/** One query on one PostgreSQL node (or the DB router), as the superuser. */
+export const pgQuery = <T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> =>
+  queryOnce<T>(
+    { host: lab.socketDir(service), port, user: 'postgres', password: secret(lab, 'postgres-superuser-password'), database },
+    sql,
+  );
 
 export interface ClusterMember {
   name: string;

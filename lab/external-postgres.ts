@@ -10,7 +10,7 @@
 import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { queryOnce } from './clients.js';
 import { run, shq, waitFor } from './shell.js';
 import { TOOLCHAIN_ROOT, type StackLab } from './stack-lab.js';
 
@@ -89,22 +89,15 @@ SQL`,
 }
 
 /** A query on the external server as its superuser, over TLS (through the lab's forwarder). */
-export async function externalQuery<T = any>(lab: StackLab, db: ExternalPostgres, sql: string, opts: { ssl?: boolean; database?: string } = {}): Promise<T[]> {
-  const client = new pg.Client({
-    host: lab.socketDir(db.host),
-    port: 5432,
-    user: 'postgres',
-    password: db.superuserPassword,
-    database: opts.database ?? 'postgres',
-    ssl: opts.ssl === false ? false : { rejectUnauthorized: false },
-    connectionTimeoutMillis: 3000,
-    query_timeout: 5000,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+export const externalQuery = <T = any>(lab: StackLab, db: ExternalPostgres, sql: string, opts: { ssl?: boolean; database?: string } = {}): Promise<T[]> =>
+  queryOnce<T>(
+    {
+      host: lab.socketDir(db.host),
+      port: 5432,
+      user: 'postgres',
+      password: db.superuserPassword,
+      database: opts.database ?? 'postgres',
+      ssl: opts.ssl === false ? false : { rejectUnauthorized: false },
+    },
+    sql,
+  );
