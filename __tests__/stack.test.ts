@@ -2,7 +2,7 @@
 import { parse } from 'ini';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
-import { IMAGES, POSTGRES_IMAGES } from '../generators/app/catalog.js';
+import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from '../generators/app/catalog.js';
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';
 import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
@@ -95,17 +95,23 @@ describe.each(MATRIX)('stack for %j', (raw) => {
 
   itWithPatroni('gives `docker compose exec … patronictl` the REST API password through a wrapper', () => {
     const dockerfile = files['patroni/image/Dockerfile'];
-    // The wrapper in /usr/local/bin must come before the virtualenv's patronictl on PATH.
+    // The wrapper in /usr/local/bin comes before the package's /usr/bin/patronictl on the image's
+    // default PATH: no ENV PATH may put anything ahead of it.
     expect(dockerfile).toContain('COPY --chmod=0755 patronictl.sh /usr/local/bin/patronictl');
-    expect(dockerfile).toMatch(/^ENV PATH=\$PATH:\/opt\/patroni\/bin$/m);
-    expect(files['patroni/image/patronictl.sh']).toMatch(/^exec \/usr\/local\/bin\/with-secrets \/opt\/patroni\/bin\/patronictl "\$@"$/m);
+    expect(dockerfile).not.toMatch(/^ENV PATH=/m);
+    expect(files['patroni/image/patronictl.sh']).toMatch(/^exec \/usr\/local\/bin\/with-secrets \/usr\/bin\/patronictl "\$@"$/m);
     expect(files['patroni/image/with-secrets.sh']).toContain('PATRONI_RESTAPI_PASSWORD="$(secret patroni-restapi-password)"');
     expect(dockerfile).toContain('ENTRYPOINT ["/usr/local/bin/with-secrets", "patroni"]');
   });
 
-  itWithPatroni('builds the Patroni image from a pinned PostgreSQL image and Patroni release', () => {
-    expect(files['patroni/image/Dockerfile']).toContain(`FROM ${POSTGRES_IMAGES[patroniOf(t).patroni.postgresMajor]}\n`);
-    expect(files['patroni/image/Dockerfile']).toMatch(/patroni\[etcd3,psycopg3\]==4\.\d+\.\d+/);
+  itWithPatroni('builds the Patroni image from a pinned PostgreSQL image and the pinned Patroni release from apt, not PyPI', () => {
+    const dockerfile = files['patroni/image/Dockerfile'];
+    expect(dockerfile).toContain(`FROM ${POSTGRES_IMAGES[patroniOf(t).patroni.postgresMajor]}\n`);
+    expect(PATRONI_VERSION).toMatch(/^4\.\d+\.\d+$/);
+    // The image's own apt sources (Debian + apt.postgresql.org): the etcd3 DCS needs python-etcd, the healthcheck curl.
+    expect(dockerfile).toContain(`apt-get install -y --no-install-recommends 'patroni=${PATRONI_VERSION}-*' python3-etcd curl`);
+    expect(dockerfile).not.toMatch(/\bpip\b|venv|\/opt\/patroni/);
+    expect(files['README.md']).toContain(`Patroni ${PATRONI_VERSION} from the PostgreSQL project's`);
   });
 
   it('gives PostgreSQL a stop grace period longer than Docker’s 10 s default', () => {

@@ -14,8 +14,14 @@ export const POSTGRES_IMAGES: Record<number, string> = {
 /** 18 is also what the lab's real-program tests run (lab/toolchain.sh). */
 export const POSTGRES_DEFAULT_MAJOR = 18;
 
-/** Patroni from PyPI, installed into the image built from the official postgres image. */
-export const PATRONI_PIP_SPEC = 'patroni[etcd3,psycopg3]==4.1.5';
+/**
+ * Patroni's upstream release, installed into the image built from the official
+ * postgres image from the PostgreSQL project's apt repository (PGDG), which
+ * that image already has as an apt source. One place to bump it.
+ */
+export const PATRONI_VERSION = '4.1.5';
+/** apt's version glob: any PGDG build of that release (`4.1.5-1.pgdg13+1`, …). */
+export const patroniAptPackage = (version: string) => `patroni=${version}-*`;
 
 export const IMAGES = {
   grafana: (version: string) => `grafana/grafana:${version}`,

@@ -3,7 +3,7 @@
  * service name, port, network, peer list and secret is decided here, once;
  * the renderers only lay these facts out in each file's format.
  */
-import { IMAGES, PATRONI_PIP_SPEC, POSTGRES_IMAGES } from './catalog.js';
+import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from './failover-profiles.js';
 import type { Answers, DbMode, LoadBalancerKind, SslMode } from './questions.js';
 
@@ -71,7 +71,8 @@ export interface PatroniCluster {
     synchronous: boolean;
     postgresMajor: number;
     baseImage: string;
-    pipSpec: string;
+    /** Patroni's upstream release, installed from PGDG's apt repository. */
+    version: string;
     /** Where each node's named volume is mounted, and PostgreSQL's data directory inside it. */
     dataVolume: string;
     dataDir: string;
@@ -203,7 +204,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
       synchronous: answers.synchronousReplication,
       postgresMajor: answers.postgresMajor,
       baseImage: POSTGRES_IMAGES[answers.postgresMajor],
-      pipSpec: PATRONI_PIP_SPEC,
+      version: PATRONI_VERSION,
       ...postgresData(answers.postgresMajor),
       binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
     },

@@ -2,6 +2,7 @@
  * Step 3 of the pipeline: topology → every file of the stack, as data.
  * Pure: no disk writes, no secrets (files only name where secrets live).
  */
+import { patroniAptPackage } from '../catalog.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import { SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
 import { renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
@@ -9,10 +10,10 @@ import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js'
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
 import {
   ETCD_ADD_MEMBER_SCRIPT,
+  PATRONICTL_IN_IMAGE,
   PATRONI_CONFIG_IN_CONTAINER,
   PATRONI_INIT_SQL,
   PATRONI_INIT_SQL_IN_CONTAINER,
-  PATRONI_VENV,
   secretPath,
   SINGLE_INIT_SQL,
   WITH_SECRETS_IN_CONTAINER,
@@ -60,8 +61,8 @@ function patroniFiles(t: Topology, db: PatroniCluster): GeneratedFile[] {
       path: 'patroni/image/Dockerfile',
       contents: renderTemplate('patroni/Dockerfile', {
         baseImage: patroni.baseImage,
-        pipSpec: patroni.pipSpec,
-        venv: PATRONI_VENV,
+        patroniPackage: patroniAptPackage(patroni.version),
+        patronictl: PATRONICTL_IN_IMAGE,
         dataVolume: patroni.dataVolume,
         withSecrets: WITH_SECRETS_IN_CONTAINER,
         postBootstrap: POST_BOOTSTRAP_IN_CONTAINER,
@@ -74,7 +75,7 @@ function patroniFiles(t: Topology, db: PatroniCluster): GeneratedFile[] {
       mode: 0o755,
       contents: renderTemplate('patroni/patronictl.sh', {
         withSecrets: WITH_SECRETS_IN_CONTAINER,
-        patronictl: `${PATRONI_VENV}/bin/patronictl`,
+        patronictl: PATRONICTL_IN_IMAGE,
       }),
     },
     {
@@ -149,6 +150,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
       contents: renderTemplate('stack/README.md', {
         t,
         db: t.database,
+        patroniPackage: t.database.mode === 'patroni' ? patroniAptPackage(t.database.patroni.version) : undefined,
         profiles: FAILOVER_PROFILES,
         users: PATRONI_USERS,
         stopGrace: POSTGRES_STOP_GRACE,

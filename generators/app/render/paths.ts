@@ -5,8 +5,8 @@ import type { SecretSpec } from '../topology.js';
 export const secretPath = (s: SecretSpec) => `/run/secrets/${s.name}`;
 
 export const PATRONI_CONFIG_IN_CONTAINER = '/etc/patroni/patroni.yml';
-/** Patroni's virtualenv in the image built from the official postgres image. */
-export const PATRONI_VENV = '/opt/patroni';
+/** Where PGDG's (and Debian's) patroni package installs patronictl; the wrapper in /usr/local/bin execs it. */
+export const PATRONICTL_IN_IMAGE = '/usr/bin/patronictl';
 /** Loads the Docker secrets into PATRONI_* variables, then runs its arguments. */
 export const WITH_SECRETS_IN_CONTAINER = '/usr/local/bin/with-secrets';
 export const GRAFANA_INI_IN_CONTAINER = '/etc/grafana/grafana.ini';
