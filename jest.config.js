@@ -7,5 +7,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }] },
   testTimeout: 60_000,
+  // The real Docker Engine the lab suites run on: started once for the run, stopped after it.
+  globalSetup: '<rootDir>/__tests__/helpers/engine-setup.cjs',
+  globalTeardown: '<rootDir>/__tests__/helpers/engine-teardown.cjs',
   reporters: ['default', '<rootDir>/__tests__/helpers/summary-reporter.cjs'],
 };

@@ -1,12 +1,12 @@
 /**
- * Clients the tests and the benchmark use, all from the host through the
- * lab's Unix-socket forwarder: HTTP requests, PostgreSQL queries, Patroni's
- * REST API, and bounded load loops (a writer through Grafana and a reader).
+ * Clients the tests and the benchmark use, all from the host: the LB through
+ * its published port, other services at their container address. HTTP
+ * requests, PostgreSQL queries, Patroni's REST API, and bounded load loops
+ * (a writer through Grafana and a reader).
  */
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import type { StackLab } from './stack-lab.js';
+import type { StackLab, Target } from './stack-lab.js';
 import { sleep, waitFor } from './shell.js';
 
 export interface HttpResult {
@@ -17,10 +17,10 @@ export interface HttpResult {
   ms: number;
 }
 
-export function httpRequest(socketPath: string, method: string, path: string, timeoutMs = 5000): Promise<HttpResult> {
+export function httpRequest(target: Target, method: string, path: string, timeoutMs = 5000): Promise<HttpResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: { host: 'localhost', connection: 'close' }, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ host: target.host, port: target.port, method, path, headers: { host: 'localhost', connection: 'close' }, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
@@ -32,8 +32,6 @@ export function httpRequest(socketPath: string, method: string, path: string, ti
     req.end();
   });
 }
-
-export const secret = (lab: StackLab, name: string) => readFileSync(lab.spec(lab.services('patroni')[0]).secrets.find((s) => s.name === name)!.hostPath, 'utf8').trim();
 
 /** One query on a fresh connection, closed afterwards; short timeouts so a dead server fails fast. */
 export async function queryOnce<T = any>(config: pg.ClientConfig, sql: string): Promise<T[]> {
@@ -48,11 +46,8 @@ export async function queryOnce<T = any>(config: pg.ClientConfig, sql: string): 
 }
 
 /** One query on one PostgreSQL node (or the DB router), as the superuser. */
-export const pgQuery = <T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> =>
-  queryOnce<T>(
-    { host: lab.socketDir(service), port, user: 'postgres', password: secret(lab, 'postgres-superuser-password'), database },
-    sql,
-  );
+export const pgQuery = async <T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> =>
+  queryOnce<T>({ host: await lab.address(service), port, user: 'postgres', password: lab.secret('postgres-superuser-password'), database }, sql);
 
 export interface ClusterMember {
   name: string;
@@ -63,9 +58,9 @@ export interface ClusterMember {
 
 /** Patroni's view of the cluster, from the first node that answers. */
 export async function cluster(lab: StackLab): Promise<ClusterMember[]> {
-  for (const node of lab.services('patroni').filter((n) => lab.isRunning(n))) {
+  for (const node of lab.services('patroni')) {
     try {
-      const r = await httpRequest(lab.socketPath(node, 8008), 'GET', '/cluster', 2000);
+      const r = await httpRequest(await lab.target(node, 8008), 'GET', '/cluster', 2000);
       if (r.status === 200) return JSON.parse(r.body).members;
     } catch {
       /* next node */
@@ -117,8 +112,7 @@ export interface LoopResult {
  * a writer (each ok event carries the acknowledged id).
  */
 export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number }) {
-  const lb = lab.services().find((s) => ['haproxy', 'nginx'].includes(lab.programs.get(s)!.kind) && lab.spec(s).ports.length)!;
-  const socket = lab.socketPath(lb, lab.spec(lb).ports[0].container);
+  const lb = lab.published();
   const startedAt = Date.now();
   const events: LoopEvent[] = [];
   let stopped = false;
@@ -126,9 +120,10 @@ export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: s
     while (!stopped && Date.now() - startedAt < opts.maxMs) {
       const t = Date.now() - startedAt;
       try {
-        const r = await httpRequest(socket, opts.method, opts.path, opts.timeoutMs ?? 5000);
+        const r = await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000);
         const ok = r.status === 200;
-        events.push({ t, ok, status: r.status, ms: r.ms, instance: r.instance, id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined, error: ok ? undefined : r.body.slice(0, 200) });
+        const instance = r.instance ? await lab.serviceOfHostname(r.instance) : null;
+        events.push({ t, ok, status: r.status, ms: r.ms, instance, id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined, error: ok ? undefined : r.body.slice(0, 200) });
       } catch (e) {
         events.push({ t, ok: false, status: 0, ms: Date.now() - startedAt - t, error: (e as Error).message });
       }

@@ -28,18 +28,22 @@ export async function missingOnPrimary(lab: StackLab, ids: number[]): Promise<nu
   return ids.filter((id) => !present.has(id));
 }
 
-/** Kills (SIGKILL) or stops (SIGTERM) the primary under a steady writer going through the Grafana stand-ins. */
-export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boolean): Promise<PrimaryLossResult> {
-  const oldLeader = await waitFor('a leader', () => leaderName(lab), 60_000);
+/**
+ * Kills (`docker compose kill -s SIGKILL`) or stops (`docker compose stop`) the primary under a steady
+ * writer going through the Grafana stand-ins. `db` is the lab that runs the database (another Compose
+ * project when the stack uses an external database).
+ */
+export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boolean, db: StackLab = lab): Promise<PrimaryLossResult> {
+  const oldLeader = await waitFor('a leader', () => leaderName(db), 60_000);
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
   let failedAt = 0;
   let newLeader: string;
   try {
     await sleep(2000);
     failedAt = Date.now();
-    await (how === 'kill' ? lab.kill(oldLeader) : lab.stop(oldLeader));
+    await (how === 'kill' ? db.kill(oldLeader) : db.stop(oldLeader));
     newLeader = await waitFor('a new leader', async () => {
-      const l = await leaderName(lab).catch(() => undefined);
+      const l = await leaderName(db).catch(() => undefined);
       return l && l !== oldLeader ? l : undefined;
     }, 90_000, 200);
     await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
@@ -49,9 +53,9 @@ export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boo
   }
   const result = await writer.stop();
   const ids = ackedIds(result);
-  const lost = await missingOnPrimary(lab, ids);
-  await lab.startService(oldLeader);
-  const members = await waitClusterSettled(lab, { sync });
+  const lost = await missingOnPrimary(db, ids);
+  await db.startService(oldLeader);
+  const members = await waitClusterSettled(db, { sync });
   return {
     oldLeader,
     newLeader,
@@ -76,25 +80,30 @@ export interface ReplicaLossResult {
   failureSamples: string[];
 }
 
-async function haproxyServerStatus(lab: StackLab, lb: string, server: string): Promise<string | undefined> {
-  const r = await httpRequest(lab.socketPath(lb, 8404), 'GET', '/stats;csv', 2000);
-  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[1] === server)?.[17];
+/** HAProxy's status of one server (UP, DOWN, MAINT…), from its stats page on 8404. */
+export async function haproxyServerStatus(lab: StackLab, haproxy: string, server: string, backend?: string): Promise<string | undefined> {
+  const r = await httpRequest(await lab.target(haproxy, 8404), 'GET', '/stats;csv', 2000);
+  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[1] === server && (!backend || f[0] === backend))?.[17];
+}
+
+/** Requests through the LB until every Grafana replica has answered one. */
+export async function waitEveryReplicaServes(lab: StackLab, timeoutMs = 60_000): Promise<void> {
+  const replicas = lab.services('grafana-standin');
+  const seen = new Set<string>();
+  await waitFor('every replica to answer through the LB', async () => {
+    const r = await httpRequest(lab.published(), 'GET', '/api/standin/ping', 2000);
+    if (r.status === 200 && r.instance) seen.add(await lab.serviceOfHostname(r.instance));
+    return replicas.every((g) => seen.has(g));
+  }, timeoutMs, 50);
 }
 
 /** Kills one Grafana replica under a steady request stream through the load balancer, then restarts it. */
 export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): Promise<ReplicaLossResult> {
-  const lb = lab.services().find((s) => lab.spec(s).ports.length)!;
-  const isHaproxy = lab.programs.get(lb)!.kind === 'haproxy';
+  const lb = lab.lb;
+  const isHaproxy = lab.kind(lb) === 'haproxy';
   // Start from a stack that serves: every replica answers through the LB (HAProxy needs `rise`
   // passing checks after a start before it sends a replica traffic).
-  const replicas = lab.services('grafana-standin');
-  const lbSocket = lab.socketPath(lb, lab.spec(lb).ports[0].container);
-  const seen = new Set<string>();
-  await waitFor('every replica to answer through the LB', async () => {
-    const r = await httpRequest(lbSocket, 'GET', '/api/standin/ping', 2000);
-    if (r.status === 200 && r.instance) seen.add(r.instance);
-    return replicas.every((g) => seen.has(g));
-  }, 60_000, 50);
+  await waitEveryReplicaServes(lab);
   const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 90_000 });
   try {
     return await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);

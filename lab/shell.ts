@@ -11,9 +11,9 @@ export interface RunResult {
 }
 
 /** Runs a command; never throws (the caller decides what a failure means). */
-export function tryRun(argv: string[], timeoutMs = 30_000): Promise<RunResult> {
+export function tryRun(argv: string[], timeoutMs = 30_000, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 16 << 20, ...opts }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });

@@ -1,111 +1,120 @@
 /**
- * The stack lab: runs a folder the generator wrote with real programs, each
- * compose service in its own network namespace (`ggha-<service>`) and its own
- * mount namespace on top of the Debian toolchain tree (chroot), and offers the
- * controls a failure test needs: kill, stop, start, restart, partition, heal.
+ * The stack lab: runs a folder the generator wrote on the real Docker Engine
+ * (lab/engine.sh) with `docker compose`, exactly as a user would, and offers
+ * the controls a failure test needs. Every control is a Docker command:
+ * kill → `docker compose kill -s SIGKILL`, stop/start/restart → the Compose
+ * commands (stop_signal and stop_grace_period from compose.yaml), pause,
+ * partition → `docker network disconnect`, a crash inside the container → a
+ * signal to the container's own process (the restart policy brings it back).
  *
- * Mapped (and only these): binaries and users (see programs.ts), data
- * folders (named volumes → folders in the lab's temp dir), name resolution
- * (a hosts file with every service, plus dns-standin.ts at 127.0.0.11 where a
- * config names Docker's DNS), /proc, /run, /tmp and /dev/shm per service.
- * Config files are bind-mounted at the paths compose.yaml names, unchanged.
+ * The tests reach containers the way the host does: the LB through the port
+ * it publishes on the host, every other service at its address on a Compose
+ * network (the host holds the .1 of each bridge; ip forwarding is off, so
+ * the networks stay apart from each other and from the world).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadCompose, startOrder, type ComposeModel, type ServiceSpec } from './compose-model.js';
-import { createEndpoint, createHub, destroyAllSync, heal, HUB_NS, nsName, partition, pidsIn, setAttached, type Endpoint } from './network.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { engineAnswers, engineUnavailableReason, REPO_ROOT, withEngine } from './engine.js';
 import { acquireLabLock, releaseLabLock } from './lab-lock.js';
-import { programFor, STANDIN_LAB_ROOT, STANDIN_NODE, type Program } from './programs.js';
-import { run, shq, sleep, tryRun, waitFor } from './shell.js';
+import { sleep, tryRun, waitFor, type RunResult } from './shell.js';
 
-export const TOOLCHAIN_ROOT = process.env.GGHA_TOOLCHAIN ?? '/var/cache/generator-grafana-ha/forky';
-/** The repository root (lab/ or dist/lab/ lives below it). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), existsSync(join(dirname(fileURLToPath(import.meta.url)), '../package.json')) ? '..' : '../..');
-const CLIENT = 'client';
+export { REPO_ROOT };
+
+export type ServiceKind = 'etcd' | 'patroni' | 'postgres' | 'haproxy' | 'nginx' | 'grafana-standin';
+
+/** A service as `docker compose config` resolves it (only what the lab uses). */
+export interface ComposeService {
+  image?: string;
+  build?: { context: string };
+  ports?: { target: number; published: string }[];
+  networks?: Record<string, unknown>;
+}
+
+interface ComposeConfig {
+  name: string;
+  services: Record<string, ComposeService>;
+}
+
+export interface Target {
+  host: string;
+  port: number;
+}
 
 /** Why the lab cannot run here, or null when it can. */
 export function labUnavailableReason(): string | null {
-  if (process.getuid?.() !== 0) return 'the stack lab needs root (network namespaces, chroot)';
-  if (!existsSync(join(TOOLCHAIN_ROOT, '.ggha-toolchain'))) return `no toolchain at ${TOOLCHAIN_ROOT} (run: sudo bash lab/toolchain.sh)`;
-  if (!existsSync(join(REPO_ROOT, 'dist/lab/grafana-standin.js'))) return 'dist/lab is not built (run: npm run build)';
+  const reason = engineUnavailableReason();
+  if (reason) return reason;
+  if (!engineAnswers()) return 'the test engine is not running (jest starts it in globalSetup; by hand: bash lab/engine.sh start)';
   return null;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
+export function kindOf(service: ComposeService): ServiceKind {
+  if (service.build) return 'patroni';
+  const image = service.image ?? '';
+  const kinds: [RegExp, ServiceKind][] = [
+    [/^gcr\.io\/etcd-development\/etcd:/, 'etcd'],
+    [/^postgres:/, 'postgres'],
+    [/^haproxy:/, 'haproxy'],
+    [/^nginxinc\/nginx-unprivileged:/, 'nginx'],
+    [/^grafana\/grafana:/, 'grafana-standin'],
+  ];
+  const kind = kinds.find(([re]) => re.test(image))?.[1];
+  if (!kind) throw new Error(`the lab does not know the image ${image}`);
+  return kind;
 }
 
 export interface LabOptions {
-  /** Lines go to this function (default: nowhere; the logs are in <tempdir>/logs). */
+  /** Lines go to this function (default: nowhere). */
   log?: (line: string) => void;
-  /** How long to wait for each service_healthy dependency. */
+  /** How long `up --wait` may take. */
   healthyTimeoutMs?: number;
   /** Delete the stack folder too on destroy() (for folders the lab's caller generated into a temp dir). */
   removeStackDir?: boolean;
-  /** Hosts outside the stack on the same network (name → ports forwarded to the host), e.g. an external DB. */
-  extraHosts?: { name: string; ports: number[] }[];
-  /** Runs once the network exists, before any service starts (e.g. to start an external database). */
+  /** Runs once the stack's networks exist, before any container starts (e.g. to attach an external database). */
   beforeServices?: (lab: StackLab) => Promise<void>;
-  /**
-   * Services of ANOTHER generated stack to run on the same network, started (and healthy) before this
-   * stack's: e.g. the database tier of a Patroni stack (etcd-*, pg-*, db-router) that an `external`
-   * stack's Grafana uses, like two Compose projects sharing a network. Names must not collide.
-   */
-  otherProject?: { dir: string; services: (name: string) => boolean };
+  /** Only the services it accepts (and what they depend on) are started: e.g. a Patroni stack's database tier. */
+  only?: (service: string) => boolean;
+  /** Hold the lab lock already (a second lab of the same test). */
+  lockHeld?: boolean;
 }
 
 export class StackLab {
-  /** compose.yaml as last read (reloadCompose() re-reads it after a re-run of the generator). */
-  model: ComposeModel;
-  readonly tempDir: string;
-  readonly endpoints = new Map<string, Endpoint>();
-  readonly programs = new Map<string, Program>();
-  private readonly running = new Map<string, Running>();
-  /** Lab helper processes (DNS stand-ins, forwarder): never counted as a service's processes. */
-  private readonly helperPids = new Set<number>();
-  /** The compose definition each running service was started with (what `up` compares to recreate). */
-  private readonly startedDefinitions = new Map<string, string>();
-  /** Hosts outside the stack on the lab network (addHost), with the ports the forwarder exposes. */
-  private readonly extraHosts = new Map<string, number[]>();
+  config!: ComposeConfig;
+  /** Container hostname (short id) → service, for the stand-ins' X-Standin-Instance. */
+  private readonly hostnames = new Map<string, string>();
   private readonly log: (line: string) => void;
   private destroyed = false;
+  /** Containers the lab attached to this stack's networks (external hosts), removed with it. */
+  private readonly extraContainers: string[] = [];
 
-  private constructor(stackDir: string, private readonly opts: LabOptions) {
-    this.model = this.withOtherProject(loadCompose(stackDir));
-    this.tempDir = mkdtempSync(join(tmpdir(), 'ggha-lab-'));
+  private constructor(readonly dir: string, private readonly opts: LabOptions) {
     this.log = opts.log ?? (() => {});
-    for (const s of this.model.services) this.programs.set(s.name, programFor(s));
   }
 
-  /** Creates the network, starts every service in depends_on order, waits for healthy ones. */
+  get project(): string {
+    return this.config.name;
+  }
+
+  /** Builds what compose.yaml builds, checks every other image is local, then `up -d --wait`. */
   static async start(stackDir: string, opts: LabOptions = {}): Promise<StackLab> {
     const reason = labUnavailableReason();
     if (reason) throw new Error(reason);
-    await acquireLabLock();
-    destroyAllSync(); // leftovers of a crashed run (the lock says no live lab owns them)
+    if (!opts.lockHeld) await acquireLabLock();
     const lab = new StackLab(stackDir, opts);
     registerCleanup(lab);
     try {
-      await lab.createNetwork();
-      await opts.beforeServices?.(lab);
-      const other = new Set(lab.otherServices);
-      const groups = [lab.model.services.filter((s) => other.has(s.name)), lab.model.services.filter((s) => !other.has(s.name))];
-      for (const wave of groups.flatMap((services, i) => [...startOrder({ ...lab.model, services }), ...(i === 0 && services.length ? [[]] : [])])) {
-        if (!wave.length) {
-          for (const s of other) await lab.waitHealthy(s, opts.healthyTimeoutMs ?? 180_000); // the other project first
-          continue;
-        }
-        for (const spec of wave) {
-          for (const dep of spec.dependsOn.filter((d) => d.condition === 'service_healthy')) {
-            await lab.waitHealthy(dep.service, opts.healthyTimeoutMs ?? 180_000);
-          }
-          await lab.startService(spec.name);
-        }
+      lab.refresh();
+      removeProject(lab.project); // leftovers of a crashed run (the lock says no live lab owns them)
+      lab.checkImagesPresent();
+      const only = opts.only ? lab.services().filter(opts.only) : [];
+      await lab.compose(['build', '--quiet', ...only], 600_000);
+      if (opts.beforeServices) {
+        await lab.compose(['up', '--no-start', '--pull', 'never', ...only], 120_000);
+        await opts.beforeServices(lab);
       }
+      await lab.compose(['up', '-d', '--wait', '--pull', 'never', ...only], opts.healthyTimeoutMs ?? 300_000);
+      lab.log(`${lab.project}: up and healthy`);
       return lab;
     } catch (error) {
       lab.destroy();
@@ -113,362 +122,270 @@ export class StackLab {
     }
   }
 
-  spec(service: string): ServiceSpec {
-    const s = this.model.services.find((x) => x.name === service);
-    if (!s) throw new Error(`no service ${service}`);
-    return s;
+  /** Re-reads the stack as Compose resolves it (after the generator rewrote compose.yaml). */
+  refresh(): void {
+    this.config = JSON.parse(execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: this.dir, env: withEngine(), encoding: 'utf8' }));
   }
 
-  services(kind?: Program['kind']): string[] {
-    return this.model.services.map((s) => s.name).filter((n) => !kind || this.programs.get(n)!.kind === kind);
-  }
-
-  /** Unix socket folder reaching `service`'s TCP `port` (socket file `.s.PGSQL.<port>`). */
-  socketDir(service: string): string {
-    return join(this.tempDir, 'sock', service);
-  }
-
-  socketPath(service: string, port: number): string {
-    return join(this.socketDir(service), `.s.PGSQL.${port}`);
-  }
-
-  logFile(service: string): string {
-    return join(this.tempDir, 'logs', `${service}.log`);
-  }
-
-  private async createNetwork(): Promise<void> {
-    await createHub();
-    const names = [...this.model.services.map((s) => s.name), CLIENT, ...(this.opts.extraHosts ?? []).map((h) => h.name)];
-    for (const [i, name] of names.entries()) this.endpoints.set(name, await createEndpoint(name, i));
-    for (const h of this.opts.extraHosts ?? []) this.extraHosts.set(h.name, h.ports);
-    mkdirSync(join(this.tempDir, 'logs'));
-    const routes = this.writeNetworkFiles();
-    for (const spec of this.model.services) await this.startDnsIfUsed(spec.name);
-    await this.startHelper(nsName(CLIENT), 'forwarder', ['unix-forwarder.js', join(this.tempDir, 'routes.json')]);
-    await waitFor('the forwarder', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
-  }
-
-  private async startDnsIfUsed(service: string): Promise<void> {
-    if (this.programs.get(service)!.usesDockerDns) {
-      await this.startHelper(nsName(service), `dns-${service}`, ['dns-standin.js', join(this.tempDir, 'dns.json')]);
-    }
-  }
-
-  /**
-   * (Re)writes the hosts file (in place: the services' bind mounts see the new names), the DNS
-   * stand-ins' table and the forwarder's routes (both re-read their file when it changes).
-   */
-  private writeNetworkFiles(): { socket: string; host: string; port: number }[] {
-    const hosts = ['127.0.0.1 localhost', ...[...this.endpoints.values()].map((e) => `${e.ip} ${e.service}`)].join('\n') + '\n';
-    writeFileSync(join(this.tempDir, 'hosts'), hosts);
-    const table = Object.fromEntries([...this.endpoints.values()].map((e) => [e.service, e.ip]));
-    writeFileSync(join(this.tempDir, 'dns.json'), JSON.stringify(table));
-    const portsOf = (name: string) => this.extraHosts.get(name) ?? this.programs.get(name)?.ports ?? [];
-    const routes = [...this.endpoints.keys()].filter((n) => n !== CLIENT).flatMap((name) => {
-      mkdirSync(this.socketDir(name), { recursive: true });
-      return portsOf(name).map((port) => ({ socket: this.socketPath(name, port), host: this.endpoints.get(name)!.ip, port }));
+  /** No registry can be reached: every image that is not built must already be in the engine. */
+  checkImagesPresent(): void {
+    const wanted = [...new Set(Object.values(this.config.services).filter((s) => !s.build && s.image).map((s) => s.image!))];
+    const missing = wanted.filter((image) => {
+      try {
+        execFileSync('docker', ['image', 'inspect', image], { env: withEngine(), stdio: 'ignore' });
+        return false;
+      } catch {
+        return true;
+      }
     });
-    writeFileSync(join(this.tempDir, 'routes.json'), JSON.stringify(routes));
-    return routes;
+    if (missing.length) throw new Error(`images missing in the test engine (nothing can be pulled here; run \`npm run toolchain\`): ${missing.join(', ')}`);
   }
 
-  /**
-   * Re-reads compose.yaml (after a re-run of the generator rewrote it): new services get their
-   * namespace, address, name and forwarded ports; running services keep running as they are.
-   * Returns the names of the services that were not in the previous model.
-   */
-  async reloadCompose(): Promise<string[]> {
-    const model = this.withOtherProject(loadCompose(this.model.dir));
-    const added = model.services.filter((s) => !this.endpoints.has(s.name)).map((s) => s.name);
-    this.model = model;
-    for (const s of model.services) this.programs.set(s.name, programFor(s));
-    for (const name of added) this.endpoints.set(name, await createEndpoint(name, this.endpoints.size));
-    const routes = this.writeNetworkFiles();
-    for (const name of added) await this.startDnsIfUsed(name);
-    await waitFor('the forwarder to serve the new services', async () => routes.every((r) => existsSync(r.socket)), 10_000, 100);
-    if (added.length) this.log(`compose.yaml re-read: new services ${added.join(', ')}`);
-    return added;
+  /** `docker compose <args>` in the stack folder; throws with its output when it fails. */
+  async compose(args: string[], timeoutMs = 120_000): Promise<string> {
+    const r = await this.composeTry(args, timeoutMs);
+    if (r.code !== 0) throw new Error(`docker compose ${args.join(' ')} → exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
   }
 
-  /** Services that belong to LabOptions.otherProject. */
-  otherServices: string[] = [];
-
-  private withOtherProject(model: ComposeModel): ComposeModel {
-    const o = this.opts.otherProject;
-    if (!o) return model;
-    const extra = loadCompose(o.dir).services.filter((s) => o.services(s.name));
-    const clash = extra.filter((s) => model.services.some((m) => m.name === s.name)).map((s) => s.name);
-    if (clash.length) throw new Error(`otherProject: ${clash.join(', ')} exist in both stacks`);
-    this.otherServices = extra.map((s) => s.name);
-    return { ...model, services: [...extra, ...model.services] };
+  composeTry(args: string[], timeoutMs = 120_000): Promise<RunResult> {
+    this.log(`docker compose ${args.join(' ')}`);
+    return tryRun(['docker', 'compose', ...args], timeoutMs, { cwd: this.dir, env: withEngine() });
   }
 
-  /** True when compose.yaml now defines a running service differently from how it was started. */
-  definitionChanged(service: string): boolean {
-    const started = this.startedDefinitions.get(service);
-    return started !== undefined && started !== this.spec(service).definition;
+  /** `docker <args>` against the test engine. */
+  docker(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    return tryRun(['docker', ...args], timeoutMs, { env: withEngine() });
   }
 
-  /** Running services, including ones compose.yaml no longer names (orphans). */
-  runningServices(): string[] {
-    return [...this.running.keys()];
+  services(kind?: ServiceKind): string[] {
+    return Object.keys(this.config.services)
+      .filter((n) => !kind || kindOf(this.config.services[n]) === kind)
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   }
 
-  /**
-   * A host outside the stack (e.g. an "external" database) runs `script` (sh, as root, in its own
-   * namespace on the lab network and its own mount namespace); the host needs to be declared in
-   * LabOptions.extraHosts. Its processes die with the lab.
-   */
-  runOnHost(host: string, script: string): ChildProcess {
-    if (!this.extraHosts.has(host)) throw new Error(`${host} is not an extra host of this lab`);
-    const out = openSync(this.logFile(host), 'a');
-    const child = spawn('ip', ['netns', 'exec', nsName(host), 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', out, out], detached: true });
-    closeSync(out);
-    child.unref();
-    return child;
+  kind(service: string): ServiceKind {
+    return kindOf(this.config.services[service]);
   }
 
-  /** Path of the lab's hosts file (bind-mount it over /etc/hosts in a chroot run with runOnHost). */
-  get hostsFile(): string {
-    return join(this.tempDir, 'hosts');
+  /** The service that publishes a port on the host (the load balancer). */
+  get lb(): string {
+    const lb = Object.entries(this.config.services).find(([, s]) => s.ports?.length);
+    if (!lb) throw new Error('no service publishes a port');
+    return lb[0];
   }
 
-  /** A lab helper (Node, from dist/lab) inside a namespace. */
-  private async startHelper(ns: string, name: string, args: string[]): Promise<void> {
-    const out = openSync(this.logFile(name), 'a');
-    const [script, ...rest] = args;
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(REPO_ROOT, 'dist/lab', script), ...rest], {
-      stdio: ['ignore', out, out],
-      detached: true,
-    });
-    closeSync(out);
-    child.unref();
-    if (child.pid) this.helperPids.add(child.pid);
-    await sleep(50);
+  /** Where the host reaches the LB: the published port on loopback. */
+  published(): Target {
+    return { host: '127.0.0.1', port: Number(this.config.services[this.lb].ports![0].published) };
   }
 
-  private uidOf(name: string | number, file: 'passwd' | 'group'): number {
-    if (typeof name === 'number') return name;
-    const line = readFileSync(join(TOOLCHAIN_ROOT, 'etc', file), 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`${name}:`));
-    if (!line) throw new Error(`no ${file} entry ${name} in the toolchain`);
-    return Number(line.split(':')[2]);
+  /** A secret file of the stack, as the containers see it. */
+  secret(name: string): string {
+    return readFileSync(join(this.dir, 'secrets', name), 'utf8').trim();
   }
 
-  /** Makes sure a bind-mount target exists in the toolchain tree (a file or a folder, like its source). */
-  private ensureTarget(target: string, asFile: boolean): void {
-    const path = join(TOOLCHAIN_ROOT, target);
-    if (existsSync(path)) return;
-    mkdirSync(asFile ? dirname(path) : path, { recursive: true });
-    if (asFile) writeFileSync(path, '');
+  /** The container of a service (the first replica Compose made). */
+  async container(service: string): Promise<string> {
+    const labels = [`com.docker.compose.project=${this.project}`, `com.docker.compose.service=${service}`];
+    const r = await this.docker(['ps', '-a', '-q', ...labels.flatMap((l) => ['--filter', `label=${l}`])]);
+    const id = r.stdout.trim().split('\n')[0];
+    if (!id) throw new Error(`${service} has no container`);
+    return id;
   }
 
-  /** The shell script that builds the service's mount namespace and execs its program. */
-  private launchScript(spec: ServiceSpec, program: Program): string {
-    const R = TOOLCHAIN_ROOT;
-    const lines = ['set -e', `hostname ${shq(spec.name)}`, `mount -t proc proc ${shq(R + '/proc')}`];
-    lines.push(`mount -t tmpfs -o mode=755 tmpfs ${shq(R + '/run')}`);
-    lines.push(`mount -t tmpfs -o mode=1777 tmpfs ${shq(R + '/tmp')}`);
-    lines.push(`mount -t tmpfs -o mode=1777,size=${spec.shmSizeBytes ?? 64 << 20} tmpfs ${shq(R + '/dev/shm')}`);
-    lines.push(`mount --bind ${shq(join(this.tempDir, 'hosts'))} ${shq(R + '/etc/hosts')}`);
-    const uid = this.uidOf(program.user, 'passwd');
-    const gid = this.uidOf(program.group, 'group');
-    for (const d of program.imageDirs.filter((x) => x.path.startsWith('/run/'))) {
-      lines.push(`mkdir -p ${shq(R + d.path)}`, `chown ${this.uidOf(d.owner, 'passwd')} ${shq(R + d.path)}`);
-    }
-    // Compose file secrets are bind mounts of the host file at /run/secrets/<name> (owner and mode kept).
-    if (spec.secrets.length) lines.push(`mkdir -p ${shq(R + '/run/secrets')}`);
-    for (const s of spec.secrets) {
-      const t = `${R}/run/secrets/${s.name}`;
-      lines.push(`touch ${shq(t)}`, `mount --bind ${shq(s.hostPath)} ${shq(t)}`, `mount -o remount,bind,ro ${shq(t)}`);
-    }
-    const binds: { src: string; target: string; ro: boolean }[] = [];
-    for (const m of spec.mounts) {
-      const src = m.hostPath ?? this.volumePath(m.volume!, m.target, program);
-      binds.push({ src, target: m.target, ro: m.readOnly });
-    }
-    for (const f of program.imageFiles) binds.push({ src: f.hostPath, target: f.target, ro: true });
-    if (program.kind === 'grafana-standin') {
-      binds.push({ src: process.execPath, target: STANDIN_NODE, ro: true }, { src: REPO_ROOT, target: STANDIN_LAB_ROOT, ro: true });
-    }
-    for (const b of binds) {
-      this.ensureTarget(b.target, statSync(b.src).isFile());
-      const t = R + b.target;
-      lines.push(`mount --bind ${shq(b.src)} ${shq(t)}`);
-      if (b.ro) lines.push(`mount -o remount,bind,ro ${shq(t)}`);
-    }
-    const env = this.containerEnv(spec.name);
-    const setpriv = ['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
-    if (spec.noNewPrivileges) setpriv.push('--no-new-privs');
-    if (spec.dropAllCaps) setpriv.push('--bounding-set=-all', '--inh-caps=-all');
-    const argv = ['chroot', R, ...setpriv, '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...program.argv];
-    lines.push(`exec ${argv.map(shq).join(' ')}`);
-    return lines.join('\n');
+  private async inspect<T>(service: string, format: string): Promise<T> {
+    const r = await this.docker(['inspect', '-f', `{{json ${format}}}`, await this.container(service)]);
+    if (r.code !== 0) throw new Error(`docker inspect ${service}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
   }
 
-  /** The container's environment: image ENV lines, then compose's `environment` (what `docker exec` gets too). */
-  containerEnv(service: string): Record<string, string> {
-    const spec = this.spec(service);
-    const program = this.programs.get(service)!;
-    return { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: spec.name, ...program.imageEnv, ...spec.environment };
+  /** The service's address on one of its networks (any: the host is on all of them). */
+  async address(service: string): Promise<string> {
+    const networks = await this.inspect<Record<string, { IPAddress: string }>>(service, '.NetworkSettings.Networks');
+    const ip = Object.values(networks).map((n) => n.IPAddress).find(Boolean);
+    if (!ip) throw new Error(`${service} has no address (stopped or disconnected?)`);
+    return ip;
   }
 
-  /** A named volume: a folder in the temp dir, first owned like the image's folder at that path. */
-  private volumePath(volume: string, target: string, program: Program): string {
-    const path = join(this.tempDir, 'volumes', volume);
-    if (!existsSync(path)) {
-      mkdirSync(path, { recursive: true });
-      const dir = program.imageDirs.find((d) => d.path === target);
-      if (dir) {
-        const uid = this.uidOf(dir.owner, 'passwd');
-        chownSync(path, uid, typeof dir.owner === 'number' ? 0 : this.uidOf(dir.owner, 'group'));
-        chmodSync(path, 0o700);
+  async target(service: string, port: number): Promise<Target> {
+    return { host: await this.address(service), port };
+  }
+
+  /** The service a stand-in's X-Standin-Instance (its container's hostname) belongs to. */
+  async serviceOfHostname(hostname: string): Promise<string> {
+    if (!this.hostnames.has(hostname)) {
+      const lines = (await this.compose(['ps', '-a', '--format', '{{.ID}} {{.Service}}'])).trim().split('\n');
+      for (const line of lines) {
+        const [id, service] = line.split(' ');
+        this.hostnames.set(id.slice(0, 12), service);
       }
     }
-    return path;
+    return this.hostnames.get(hostname) ?? hostname;
   }
 
-  async startService(service: string): Promise<void> {
-    if (this.running.has(service)) throw new Error(`${service} is already running`);
-    const spec = this.spec(service);
-    const program = this.programs.get(service)!;
-    await setAttached(this.endpoints.get(service)!, true);
-    const out = openSync(this.logFile(service), 'a');
-    // runc hands stdout/stderr to the container's user (nginx reopens /dev/stdout as that user).
-    chownSync(this.logFile(service), this.uidOf(program.user, 'passwd'), this.uidOf(program.group, 'group'));
-    const child = spawn('ip', ['netns', 'exec', nsName(service), 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c', this.launchScript(spec, program)], {
-      stdio: ['ignore', out, out],
-      detached: true,
-    });
-    closeSync(out);
-    child.unref();
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    this.running.set(service, { child, exited });
-    this.startedDefinitions.set(service, spec.definition);
-    exited.then(() => {
-      if (this.running.get(service)?.child === child) this.running.delete(service);
-    });
-    this.log(`started ${service} (pid ${child.pid})`);
+  async isRunning(service: string): Promise<boolean> {
+    return this.inspect<boolean>(service, '.State.Running').catch(() => false);
   }
 
-  /** PIDs of the service's own processes (its namespace, minus the lab's helpers). */
-  async servicePids(service: string): Promise<number[]> {
-    return (await pidsIn(nsName(service))).filter((p) => !this.helperPids.has(p));
-  }
-
-  isRunning(service: string): boolean {
-    return this.running.has(service);
-  }
-
-  /** SIGKILL to every process of the service (`docker kill`). */
-  async kill(service: string): Promise<void> {
-    for (const pid of await this.servicePids(service)) signal(pid, 'SIGKILL');
-    await waitFor(`${service} to die`, async () => (await this.servicePids(service)).length === 0, 10_000, 50);
-    this.running.delete(service);
-    await setAttached(this.endpoints.get(service)!, false);
-    this.log(`killed ${service}`);
-  }
-
-  /** stop_signal to the main process, SIGKILL after stop_grace_period (`docker stop`). */
-  async stop(service: string): Promise<void> {
-    const spec = this.spec(service);
-    const r = this.running.get(service);
-    if (r?.child.pid) {
-      signal(r.child.pid, spec.stopSignal);
-      await Promise.race([r.exited, sleep(spec.stopGraceMs)]);
-    }
-    // Like Docker: once the main process is gone, whatever is left in the container dies.
-    await this.kill(service);
-    this.log(`stopped ${service}`);
-  }
-
-  async restart(service: string): Promise<void> {
-    await this.stop(service);
-    await this.startService(service);
-  }
-
-  /** Cuts `service` off from `peers` (both directions) until heal(). */
-  async partition(service: string, peers: string[]): Promise<void> {
-    await partition(this.endpoints.get(service)!, peers.map((p) => this.endpoints.get(p)!));
-    this.log(`partitioned ${service} from ${peers.join(', ')}`);
-  }
-
-  async heal(): Promise<void> {
-    await heal([...this.endpoints.values()]);
-    this.log('healed all partitions');
-  }
-
-  /** Runs the compose healthcheck command inside the service (same namespaces, root and user). */
-  async healthcheck(service: string): Promise<boolean> {
-    const spec = this.spec(service);
-    const pid = this.running.get(service)?.child.pid;
-    if (!spec.healthcheck || !pid) return !!pid;
-    const program = this.programs.get(service)!;
-    const uid = this.uidOf(program.user, 'passwd');
-    const gid = this.uidOf(program.group, 'group');
-    const r = await tryRun(
-      ['nsenter', '-t', String(pid), '-n', '-m', '-u', '-r', '-w', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...spec.healthcheck.argv],
-      spec.healthcheck.timeoutMs,
-    );
-    return r.code === 0;
+  async healthStatus(service: string): Promise<string> {
+    return this.inspect<{ Status: string } | null>(service, '.State.Health').then((h) => h?.Status ?? 'none', () => 'missing');
   }
 
   async waitHealthy(service: string, timeoutMs = 180_000): Promise<void> {
-    await waitFor(`${service} to be healthy`, () => this.healthcheck(service), timeoutMs, 1000);
+    await waitFor(`${service} to be healthy`, async () => (await this.healthStatus(service)) === 'healthy', timeoutMs, 500);
     this.log(`${service} is healthy`);
   }
 
-  /** Runs a command inside a running service (namespaces + chroot), as `user`. */
-  async exec(service: string, argv: string[], user: string | number = this.programs.get(service)!.user, timeoutMs = 30_000) {
-    const pid = this.running.get(service)?.child.pid;
-    if (!pid) throw new Error(`${service} is not running`);
-    const uid = this.uidOf(user, 'passwd');
-    return tryRun(['nsenter', '-t', String(pid), '-n', '-m', '-u', '-r', '-w', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid === 0 ? 0 : this.uidOf(user, 'group')}`, '--clear-groups', ...argv], timeoutMs);
+  /** `docker compose kill -s SIGKILL`: the restart policy leaves a killed container down. */
+  async kill(service: string): Promise<void> {
+    await this.compose(['kill', '-s', 'SIGKILL', service]);
+    this.log(`killed ${service}`);
+  }
+
+  /** `docker compose kill -s <sig>`: a signal to the container's main process. */
+  async signal(service: string, sig: string): Promise<void> {
+    await this.compose(['kill', '-s', sig, service]);
+  }
+
+  /** `docker compose stop`: stop_signal, then SIGKILL after stop_grace_period. */
+  async stop(service: string): Promise<void> {
+    await this.compose(['stop', service], 180_000);
+    this.log(`stopped ${service}`);
+  }
+
+  async startService(service: string): Promise<void> {
+    await this.compose(['start', service], 180_000);
+    this.log(`started ${service}`);
+  }
+
+  async restart(service: string): Promise<void> {
+    await this.compose(['restart', service], 180_000);
+  }
+
+  async pause(service: string): Promise<void> {
+    await this.compose(['pause', service]);
+  }
+
+  async unpause(service: string): Promise<void> {
+    await this.compose(['unpause', service]);
   }
 
   /**
-   * `docker exec`: runs argv inside a running service with the container's environment only (image
-   * ENV + compose environment, nothing from the caller), as the image's user unless `user` is given.
+   * A crash from inside: SIGKILL to the container's own main process (by its PID on this host),
+   * not `docker kill` — so the restart policy sees a process that died and starts it again.
    */
-  async composeExec(service: string, argv: string[], opts: { user?: string | number; env?: Record<string, string>; timeoutMs?: number } = {}) {
-    const env = { ...this.containerEnv(service), ...opts.env };
-    return this.exec(service, ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], opts.user ?? this.programs.get(service)!.user, opts.timeoutMs ?? 120_000);
-  }
-
-  /** `docker kill -s <signal>`: the signal goes to the container's main process. */
-  signalMain(service: string, sig: NodeJS.Signals): void {
-    const pid = this.running.get(service)?.child.pid;
+  async crashMainProcess(service: string): Promise<number> {
+    const pid = await this.inspect<number>(service, '.State.Pid');
     if (!pid) throw new Error(`${service} is not running`);
-    signal(pid, sig);
-    this.log(`${sig} to ${service}`);
+    process.kill(pid, 'SIGKILL');
+    this.log(`SIGKILL to ${service}'s main process (pid ${pid})`);
+    return pid;
   }
 
-  /** Kills everything, deletes the namespaces and the temp dir (keeps it when GGHA_LAB_KEEP=1). */
+  /** `docker network disconnect`: cuts the service off one of its networks until reconnect(). */
+  async disconnect(service: string, network: string): Promise<void> {
+    const r = await this.docker(['network', 'disconnect', `${this.project}_${network}`, await this.container(service)]);
+    if (r.code !== 0) throw new Error(`network disconnect: ${r.stderr}`);
+    this.log(`disconnected ${service} from ${network}`);
+  }
+
+  /** Puts the service back on the network under its service name (as Compose attached it). */
+  async reconnect(service: string, network: string): Promise<void> {
+    const r = await this.docker(['network', 'connect', '--alias', service, `${this.project}_${network}`, await this.container(service)]);
+    if (r.code !== 0 && !/already exists/.test(r.stderr)) throw new Error(`network connect: ${r.stderr}`);
+    this.log(`reconnected ${service} to ${network}`);
+  }
+
+  /**
+   * Cuts the service off from some peers only (both directions), with packet filter rules inside the
+   * container's own network namespace (nsenter by its PID; the host's tables are not touched).
+   * `docker network disconnect` cuts a container off from everyone; this keeps the rest reachable.
+   */
+  async partition(service: string, peers: string[]): Promise<void> {
+    const pid = String(await this.inspect<number>(service, '.State.Pid'));
+    for (const peer of peers) {
+      const ip = await this.address(peer);
+      for (const rule of [['INPUT', '-s'], ['OUTPUT', '-d']]) {
+        const r = await tryRun(['nsenter', '-t', pid, '-n', 'iptables', '-w', '-A', rule[0], rule[1], ip, '-j', 'DROP']);
+        if (r.code !== 0) throw new Error(`partition ${service}: ${r.stderr}`);
+      }
+    }
+    this.partitioned.add(service);
+    this.log(`partitioned ${service} from ${peers.join(', ')}`);
+  }
+
+  private readonly partitioned = new Set<string>();
+
+  /** Removes every partition() rule. */
+  async heal(): Promise<void> {
+    for (const service of this.partitioned) {
+      const pid = String(await this.inspect<number>(service, '.State.Pid'));
+      for (const chain of ['INPUT', 'OUTPUT']) await tryRun(['nsenter', '-t', pid, '-n', 'iptables', '-w', '-F', chain]);
+    }
+    this.partitioned.clear();
+    this.log('healed all partitions');
+  }
+
+  /** `docker compose exec -T`: runs argv inside a running service, with the container's environment. */
+  async exec(service: string, argv: string[], opts: { user?: string | number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    const args = ['exec', '-T'];
+    if (opts.user !== undefined) args.push('-u', String(opts.user));
+    for (const [k, v] of Object.entries(opts.env ?? {})) args.push('-e', `${k}=${v}`);
+    return this.composeTry([...args, service, ...argv], opts.timeoutMs ?? 120_000);
+  }
+
+  /** A container outside the stack on one of its networks (e.g. an "external" database); removed with the lab. */
+  async runBeside(name: string, network: string, args: string[]): Promise<string> {
+    await this.docker(['rm', '-f', name]);
+    const r = await this.docker(['run', '-d', '--pull', 'never', '--name', name, '--network', `${this.project}_${network}`, '--network-alias', name, ...args], 120_000);
+    if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
+    this.extraContainers.push(name);
+    return r.stdout.trim();
+  }
+
+  async logs(service: string): Promise<string> {
+    return (await this.composeTry(['logs', '--no-color', service])).stdout;
+  }
+
+  /** Removes every container, network and volume of the stack (and the stack folder when asked). */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    destroyAllSync();
-    liveLabs.delete(this);
-    if (!liveLabs.size) releaseLabLock();
-    if (process.env.GGHA_LAB_KEEP !== '1') {
-      try {
-        rmSync(this.tempDir, { recursive: true, force: true });
-        if (this.opts.removeStackDir) rmSync(this.model.dir, { recursive: true, force: true });
-      } catch {
-        /* a mount still busy: left for the next run's cleanup */
-      }
-    } else {
-      console.log(`lab: kept ${this.tempDir}`);
+    try {
+      for (const name of this.extraContainers) quiet(['docker', 'rm', '-f', '-v', name]);
+      if (process.env.GGHA_LAB_KEEP === '1') console.log(`lab: kept project ${this.project} in ${this.dir}`);
+      else if (this.config) removeProject(this.project);
+      if (this.opts.removeStackDir && process.env.GGHA_LAB_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
+    } finally {
+      liveLabs.delete(this);
+      if (!liveLabs.size && !this.opts.lockHeld) releaseLabLock();
     }
   }
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
+function quiet(argv: string[]): string {
   try {
-    process.kill(pid, sig);
+    return execFileSync(argv[0], argv.slice(1), { env: withEngine(), timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   } catch {
-    /* already gone */
+    return '';
+  }
+}
+
+/** Synchronous (exit handlers run it too): every container, volume and network Compose made for the project. */
+export function removeProject(project: string): void {
+  const label = `label=com.docker.compose.project=${project}`;
+  const ids = (kind: string[]) => quiet(['docker', ...kind, '-q', '--filter', label]).split('\n').filter(Boolean);
+  const containers = ids(['ps', '-a']);
+  if (containers.length) quiet(['docker', 'rm', '-f', '-v', ...containers]);
+  const volumes = ids(['volume', 'ls']);
+  if (volumes.length) quiet(['docker', 'volume', 'rm', '-f', ...volumes]);
+  // A container of another project may have been attached to one of ours (two projects sharing a network).
+  for (const network of ids(['network', 'ls'])) {
+    for (const c of quiet(['docker', 'network', 'inspect', '-f', '{{range $id, $c := .Containers}}{{$id}} {{end}}', network]).split(/\s+/).filter(Boolean)) {
+      quiet(['docker', 'network', 'disconnect', '-f', network, c]);
+    }
+    quiet(['docker', 'network', 'rm', network]);
   }
 }
 
@@ -488,4 +405,4 @@ function registerCleanup(lab: StackLab): void {
   }
 }
 
-export { HUB_NS };
+export { sleep };

@@ -6,10 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOOLCHAIN_ROOT } from '../../lab/stack-lab.js';
-
-/** The same tree the stack lab runs its programs from. */
-export const TOOLCHAIN = TOOLCHAIN_ROOT;
+/** The Debian tree lab/toolchain.sh builds (same major.minor as the pinned images). */
+export const TOOLCHAIN = process.env.GGHA_TOOLCHAIN ?? '/var/cache/generator-grafana-ha/forky';
 
 /** Why the real-program tests cannot run here, or undefined when they can. */
 export function toolchainMissing(): string | undefined {

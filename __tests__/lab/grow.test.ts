@@ -1,18 +1,18 @@
 /**
- * Issue 4, live: a running 2-Grafana / 3-Patroni / 3-etcd stack (HAProxy LB,
- * fast profile, synchronous replication) is grown to 3 / 4 / 5 by re-running
- * the generator in its folder and applying the plan it prints, command by
- * command, literally (`docker` on PATH is lab/docker-shim.js → compose-cli.ts;
- * scripts/etcd-add-member.sh runs as written). A writer goes through Grafana's
+ * Issue 4, live on the real engine: a running 2-Grafana / 3-Patroni / 3-etcd
+ * stack (fast profile, synchronous replication) is grown to 3 / 4 / 5 by
+ * re-running the generator in its folder and applying the plan it prints,
+ * command by command, literally, with /bin/sh and the real `docker compose`
+ * (scripts/etcd-add-member.sh runs as written). A writer goes through Grafana's
  * stand-in and a request stream through the LB the whole time.
- * Needs root and the toolchain (lab/toolchain.sh); skipped loudly otherwise.
+ * Needs root and the engine; skipped loudly otherwise.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { ackedIds, failures, httpRequest, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
-import { serveComposeCli, type ComposeCli } from '../../lab/compose-cli.js';
+import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
-import { missingOnPrimary } from '../../lab/scenarios.js';
+import { haproxyServerStatus, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
 import { sleep, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
@@ -25,8 +25,8 @@ const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
 // Generous: StackLab.start may first wait for the lab lock while another lab file (a parallel jest worker) runs its lab.
 jest.setTimeout(900_000);
 
-/** Runs one plan command with /bin/sh from the stack folder, `docker` being the lab's shim. */
-function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
+/** Runs one plan command with /bin/sh from the stack folder, `docker` talking to the test engine. */
+function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = withEngine(), timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,33 +41,17 @@ function sh(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 30
   });
 }
 
-async function haproxyStatus(lab: StackLab, server: string): Promise<string | undefined> {
-  const r = await httpRequest(lab.socketPath('lb', 8404), 'GET', '/stats;csv', 2000);
-  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[0] === 'grafana' && f[1] === server)?.[17];
-}
-
 for (const loadBalancer of ['haproxy', 'nginx'] as const)
 describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan (${loadBalancer})`, () => {
   let lab: StackLab | undefined;
-  let cli: ComposeCli | undefined;
-  afterAll(async () => {
-    await cli?.close();
-    lab?.destroy();
-  });
+  afterAll(() => lab?.destroy());
 
   test('re-run with --grafana-replicas 3 --patroni-nodes 4 --etcd-members 5, apply the printed commands under load: nothing fails, nothing is lost, the new members serve', async () => {
     const dir = generateStack({ loadBalancer, grafanaReplicas: 2, patroniNodes: 3, etcdMembers: 3 });
     lab = await StackLab.start(dir, { log, removeStackDir: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
     await waitClusterSettled(lab, { sync: true });
-    const lbSocket = lab.socketPath('lb', lab.spec('lb').ports[0].container);
-    const seen = new Set<string>();
-    await waitFor('every replica to answer through the LB', async () => {
-      const r = await httpRequest(lbSocket, 'GET', '/api/standin/ping', 2000);
-      if (r.status === 200 && r.instance) seen.add(r.instance);
-      return ['grafana-1', 'grafana-2'].every((g) => seen.has(g));
-    }, 60_000, 50);
-    cli = await serveComposeCli(lab, log);
+    await waitEveryReplicaServes(lab);
 
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 480_000 });
     const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 480_000 });
@@ -91,11 +75,12 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
       commands = planCommands(output);
       console.log(`plan:\n  ${commands.join('\n  ')}`);
       for (const command of commands) {
-        const r = await sh(command, dir, cli.env);
+        const r = await sh(command, dir);
         applied.push({ command, ...r });
         console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
         if (r.code !== 0) break;
       }
+      lab.refresh(); // compose.yaml now names the new services
       // pg-4 clones the primary in the background (the plan starts it without --wait).
       await waitClusterSettled(lab, { sync: true, timeoutMs: 180_000 });
       await waitFor('grafana-3 to answer through the LB', async () => stream.events.some((e) => e.instance === 'grafana-3'), 60_000, 200);
@@ -110,13 +95,13 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
     const requests = await stream.stop();
     const applyS = (Date.now() - t0) / 1000;
 
-    const etcd = JSON.parse((await lab.composeExec('etcd-1', ['etcdctl', 'member', 'list', '-w', 'json'])).stdout);
+    const etcd = JSON.parse((await lab.exec('etcd-1', ['etcdctl', 'member', 'list', '-w', 'json'])).stdout);
     const started = etcd.members.filter((m: any) => m.name && m.clientURLs?.length);
-    const patronictl = await lab.composeExec('pg-1', ['patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '-f', 'json']);
+    const patronictl = await lab.exec('pg-1', ['patronictl', '-c', '/etc/patroni/patroni.yml', 'list', '-f', 'json']);
     const members = JSON.parse(patronictl.stdout || '[]') as { Member: string; Role: string; State: string }[];
-    const lbStatus = loadBalancer === 'haproxy' ? await haproxyStatus(lab, 'grafana-3') : 'n/a (nginx: passive checks)';
+    const lbStatus = loadBalancer === 'haproxy' ? await haproxyServerStatus(lab, 'lb', 'grafana-3', 'grafana') : 'n/a (nginx: passive checks)';
     // The DB router reloaded (USR2) with pg-4 in both backends: a replica, so DOWN in `primary`, UP in `replicas`.
-    const routerCsv = (await httpRequest(lab.socketPath('db-router', 8404), 'GET', '/stats;csv', 2000)).body.split('\n').map((l) => l.split(','));
+    const routerCsv = (await httpRequest(await lab.target('db-router', 8404), 'GET', '/stats;csv', 2000)).body.split('\n').map((l) => l.split(','));
     const pg4 = Object.fromEntries(routerCsv.filter((f) => f[1] === 'pg-4').map((f) => [f[0], f[17]]));
     const servedBy = new Map<string, number>();
     for (const e of requests.events.filter((x) => x.ok)) servedBy.set(e.instance!, (servedBy.get(e.instance!) ?? 0) + 1);
@@ -166,17 +151,12 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
 // of service for fail_timeout.
 describeLab('issue 4: rolling change of every Grafana replica behind nginx (same count)', () => {
   let lab: StackLab | undefined;
-  let cli: ComposeCli | undefined;
-  afterAll(async () => {
-    await cli?.close();
-    lab?.destroy();
-  });
+  afterAll(() => lab?.destroy());
 
   test('re-run with --grafana-version 13.2.4, apply the printed commands under a request stream: zero failed requests', async () => {
     const dir = generateStack({ loadBalancer: 'nginx', grafanaReplicas: 2 });
     lab = await StackLab.start(dir, { log, removeStackDir: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
-    cli = await serveComposeCli(lab, log);
     const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 180_000 });
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 180_000 });
     const applied: { command: string; code: number }[] = [];
@@ -185,7 +165,7 @@ describeLab('issue 4: rolling change of every Grafana replica behind nginx (same
       await sleep(2000);
       commands = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-version', '13.2.4']));
       for (const command of commands) {
-        const r = await sh(command, dir, cli.env);
+        const r = await sh(command, dir);
         applied.push({ command, code: r.code });
         console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
       }

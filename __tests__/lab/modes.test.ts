@@ -1,12 +1,12 @@
 /**
- * Issue 5, live: the `single` and `external` database modes run with real
- * programs. `single`: the official postgres image's own entrypoint on Debian's
- * PostgreSQL (lab/images/postgres). `external`: a PostgreSQL server the test
- * starts outside the stack (lab/external-postgres.ts: scram-sha-256, TLS
- * required), reached by Grafana's stand-in with ssl_mode require, then
- * verify-full with the CA file the generator copied into the stack.
- * One lab at a time (the lab lock); each stack is small (no Patroni, no etcd).
- * Needs root and the toolchain (lab/toolchain.sh); skipped loudly otherwise.
+ * Issue 5, live on the real engine: the `single` and `external` database
+ * modes. `single`: the postgres image (stand-in, lab/images/postgres).
+ * `external`: a PostgreSQL container the test starts beside the stack on its
+ * network (lab/external-postgres.ts: scram-sha-256, TLS required), reached by
+ * Grafana's stand-in with ssl_mode require, then verify-full with the CA file
+ * the generator copied into the stack; and a Patroni stack's db-router, as
+ * another Compose project sharing the network.
+ * One lab at a time (the lab lock). Needs root and the engine; skipped loudly otherwise.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,8 +38,8 @@ afterEach(() => {
 /** Runs inside a Grafana stand-in's container: connects with the stand-in's own verify-full TLS options. */
 const VERIFY_PROBE = `
 import { readFileSync } from 'node:fs';
-import pg from '/opt/ggha-lab/node_modules/pg/lib/index.js';
-const { sslOptions } = await import('/opt/ggha-lab/dist/lab/grafana-standin.js');
+import pg from '/usr/share/grafana/standin/node_modules/pg/lib/index.js';
+const { sslOptions } = await import('/usr/share/grafana/standin/grafana-standin.js');
 const password = readFileSync('/run/secrets/grafana-db-password', 'utf8').trim();
 const out = {};
 for (const [name, host, ca] of [['stackCa', 'external-db', null], ['foreignCa', 'external-db', process.env.FOREIGN_CA], ['byAddress', process.env.DB_IP, null]]) {
@@ -54,18 +54,18 @@ console.log(JSON.stringify(out));
 
 /** Writes through the LB, reads them back through the LB, and checks every replica served. */
 async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; instances: Set<string> }> {
-  const socket = l.socketPath('lb', 8080);
+  const lb = l.published();
   const ids: number[] = [];
   const instances = new Set<string>();
   await waitFor('writes through the LB', async () => {
-    const r = await httpRequest(socket, 'POST', '/api/standin/writes');
+    const r = await httpRequest(lb, 'POST', '/api/standin/writes');
     if (r.status === 200) {
       ids.push(JSON.parse(r.body).id);
-      instances.add(r.instance!);
+      instances.add(await l.serviceOfHostname(r.instance!));
     }
     return ids.length >= 10 && l.services('grafana-standin').every((g) => instances.has(g));
   }, 60_000, 50);
-  const read = await httpRequest(socket, 'GET', '/api/standin/writes');
+  const read = await httpRequest(lb, 'GET', '/api/standin/writes');
   expect(read.status).toBe(200);
   const stored = new Set<number>(JSON.parse(read.body).ids);
   expect(ids.filter((id) => !stored.has(id))).toEqual([]);
@@ -73,7 +73,7 @@ async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; inst
 }
 
 describeLab('issue 5: database modes', () => {
-  test('single: one PostgreSQL (lab stand-in for the image entrypoint), healthy; the Grafana stand-ins read and write through it', async () => {
+  test('single: one PostgreSQL (the postgres image stand-in), healthy; the Grafana stand-ins read and write through it', async () => {
     const dir = generateStackWith(['--db-mode', 'single']);
     lab = await StackLab.start(dir, { log, removeStackDir: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
@@ -82,7 +82,7 @@ describeLab('issue 5: database modes', () => {
     const { ids, instances } = await writeAndReadThroughLb(lab);
     // Grafana's role from create-grafana-db.sql: not a superuser, owns its database.
     const client = new pg.Client({
-      host: lab.socketDir('postgres'),
+      host: await lab.address('postgres'),
       port: 5432,
       user: 'postgres',
       password: readFileSync(join(dir, 'secrets/postgres-superuser-password'), 'utf8').trim(),
@@ -120,19 +120,18 @@ describeLab('issue 5: database modes', () => {
         lab = await StackLab.start(dir, {
           log,
           removeStackDir: true,
-          extraHosts: [{ name: 'external-db', ports: [5432] }],
           beforeServices: async (l) => {
-            db = await startExternalPostgres(l, 'external-db', password, 18, certDir);
+            db = await startExternalPostgres(l, 'external-db', 'edge', password, certDir);
           },
         });
         expect(lab.services().sort()).toEqual(['grafana-1', 'grafana-2', 'lb']);
         for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
         const { ids, instances } = await writeAndReadThroughLb(lab);
         // Every Grafana connection on the server is TLS, as the grafana role, authenticated with SCRAM.
-        const sessions = await externalQuery<{ ssl: boolean }>(lab, db!, "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'grafana'");
-        const [role] = await externalQuery(lab, db!, "SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'");
+        const sessions = await externalQuery<{ ssl: boolean }>(db!, "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'grafana'");
+        const [role] = await externalQuery(db!, "SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'");
         // A plain (non-TLS) connection, with the right password, is refused by the server.
-        const plain = await externalQuery(lab, db!, 'SELECT 1', { ssl: false }).then(() => 'accepted', (e: Error) => e.message);
+        const plain = await externalQuery(db!, 'SELECT 1', { ssl: false }).then(() => 'accepted', (e: Error) => e.message);
         console.log(`external ${sslMode}: ${ids.length} writes by ${[...instances].join(', ')}; grafana sessions ${sessions.length}, all TLS ${sessions.every((s) => s.ssl)}; plain connection: ${plain}`);
         expect(sessions.length).toBeGreaterThan(0);
         expect(sessions.every((s) => s.ssl)).toBe(true);
@@ -145,8 +144,8 @@ describeLab('issue 5: database modes', () => {
           // stack's CA file connect; with another CA, or by address instead of name, they are refused.
           const foreignDir = mkdtempSync(join(tmpdir(), 'ggha-foreign-ca-'));
           await makeCertificates(foreignDir, 'external-db');
-          const checks = await lab.composeExec('grafana-1', ['/opt/ggha-node/node', '--input-type=module', '-e', VERIFY_PROBE], {
-            env: { FOREIGN_CA: readFileSync(join(foreignDir, 'ca.crt'), 'utf8'), DB_IP: lab.endpoints.get('external-db')!.ip },
+          const checks = await lab.exec('grafana-1', ['node', '--input-type=module', '-e', VERIFY_PROBE], {
+            env: { FOREIGN_CA: readFileSync(join(foreignDir, 'ca.crt'), 'utf8'), DB_IP: db!.ip },
           });
           rmSync(foreignDir, { recursive: true, force: true });
           const verdicts = JSON.parse(checks.stdout || '{}');
@@ -164,20 +163,31 @@ describeLab('issue 5: database modes', () => {
 
 
   test('external → a Patroni cluster started by the test (its db-router): the primary is SIGKILLed under a writer; the stand-ins recover by themselves, nothing acknowledged is lost', async () => {
-    // The database tier of a generated Patroni stack runs beside the external stack on one network, like
-    // two Compose projects sharing a network; the external stack's grafana.ini names its db-router.
+    // The database tier of a generated Patroni stack runs as its own Compose project; its db-router is
+    // attached to the external stack's network under the name the external stack's grafana.ini uses.
     const patroniDir = generateStack({ loadBalancer: 'haproxy', synchronousReplication: true });
+    let db: StackLab | undefined;
     try {
-      const dir = generateStackWith(['--db-mode', 'external', '--db-host', 'db-router', '--db-ssl-mode', 'disable', '--db-password-file', join(patroniDir, 'secrets/grafana-db-password')]);
-      lab = await StackLab.start(dir, { log, removeStackDir: true, otherProject: { dir: patroniDir, services: (n) => /^(etcd-\d+|pg-\d+|db-router)$/.test(n) } });
-      for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
-      await waitClusterSettled(lab, { sync: true });
+      db = await StackLab.start(patroniDir, { log, removeStackDir: true, only: (n) => /^(etcd-\d+|pg-\d+|db-router)$/.test(n) });
+      await waitClusterSettled(db, { sync: true });
+      const router = await db.container('db-router');
+      const dir = generateStackWith(['--project-name', 'grafana-ext', '--db-mode', 'external', '--db-host', 'db-router', '--db-ssl-mode', 'disable', '--db-password-file', join(patroniDir, 'secrets/grafana-db-password')]);
+      lab = await StackLab.start(dir, {
+        log,
+        removeStackDir: true,
+        lockHeld: true,
+        beforeServices: async (l) => {
+          const r = await l.docker(['network', 'connect', '--alias', 'db-router', `${l.project}_edge`, router]);
+          if (r.code !== 0) throw new Error(r.stderr);
+        },
+      });
       await writeAndReadThroughLb(lab);
-      const r = await primaryLoss(lab, 'kill', true);
+      const r = await primaryLoss(lab, 'kill', true, db);
       const health: Record<string, number> = {};
       for (const g of lab.services('grafana-standin')) {
         const since = Date.now();
-        await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(lab!.socketPath(g, 3000), 'GET', '/api/health')).status === 200, 30_000, 250);
+        const grafana = await lab.target(g, 3000);
+        await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200, 30_000, 250);
         health[g] = Date.now() - since;
       }
       console.log(`external → Patroni: ${r.oldLeader} SIGKILLed → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost, ${r.writer.events.filter((e) => !e.ok).length} failed during the failover; /api/health ok again (ms after the writer stopped): ${JSON.stringify(health)}`);
@@ -186,7 +196,9 @@ describeLab('issue 5: database modes', () => {
       expect(r.lost).toEqual([]);
       expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
     } finally {
-      rmSync(patroniDir, { recursive: true, force: true });
+      lab?.destroy();
+      lab = undefined;
+      db?.destroy();
     }
   });
 });

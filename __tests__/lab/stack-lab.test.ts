@@ -1,15 +1,17 @@
 /**
- * Failure scenarios against a generated stack running with real programs
- * (lab/stack-lab.ts). Needs root and the Debian toolchain (lab/toolchain.sh);
- * elsewhere the suite is skipped with a loud message. One stack at a time:
+ * Failure scenarios against a generated stack running on the real Docker
+ * Engine with `docker compose` (lab/stack-lab.ts); every fault is injected
+ * with Docker itself. Needs root and the engine (npm run toolchain); elsewhere
+ * the suite is skipped with a loud message. One stack at a time:
  * everything lives in this one file so jest never runs two labs at once.
  * Asserts invariants (no lost write, no failed request), not timings — those
  * are the benchmark's job (npm run bench:failover).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { ackedIds, cluster, failures, httpRequest, leaderName, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { generateStack } from '../../lab/generate.js';
-import { grafanaReplicaLoss, missingOnPrimary, primaryLoss } from '../../lab/scenarios.js';
+import { grafanaReplicaLoss, missingOnPrimary, primaryLoss, waitEveryReplicaServes } from '../../lab/scenarios.js';
 import { sleep, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
@@ -32,7 +34,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
   test('1. bring-up: every service healthy, a write through the LB lands in the primary, replicas stream, a sync standby exists', async () => {
     for (const service of lab.services()) await lab.waitHealthy(service, 120_000);
     const write = await waitFor('a write through the LB', async () => {
-      const r = await httpRequest(lab.socketPath('lb', 8080), 'POST', '/api/standin/writes');
+      const r = await httpRequest(lab.published(), 'POST', '/api/standin/writes');
       return r.status === 200 ? JSON.parse(r.body) : undefined;
     }, 60_000, 500);
     const leader = (await leaderName(lab))!;
@@ -65,8 +67,9 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     await lab.restart('db-router');
     await lab.waitHealthy('db-router', 60_000);
     for (const g of lab.services('grafana-standin')) {
-      await waitFor(`${g} to write again`, async () => (await httpRequest(lab.socketPath(g, 3000), 'POST', '/api/standin/writes')).status === 200, 30_000, 500);
-      await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(lab.socketPath(g, 3000), 'GET', '/api/health')).status === 200, 30_000, 500);
+      const grafana = await lab.target(g, 3000);
+      await waitFor(`${g} to write again`, async () => (await httpRequest(grafana, 'POST', '/api/standin/writes')).status === 200, 30_000, 500);
+      await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200, 30_000, 500);
     }
   });
 
@@ -148,6 +151,87 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(firstPromotion).toBeGreaterThan(0);
     expect(lastWriteOnOld).toBeLessThan(firstPromotion);
     expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
+  });
+
+  test('8. isolation: nothing leaves this machine; Grafana cannot reach etcd or Patroni, the LB cannot reach the DB router; only the LB publishes a port', async () => {
+    // A TEST-NET-1 address (RFC 5737): routed nowhere. From the one network that is not internal
+    // (edge), the packet reaches this host, which does not forward it (ip_forward 0, and the engine
+    // may not turn it on): it is dropped here and the connection never completes.
+    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe('0');
+    const out = await lab.exec('lb', ['bash', '-c', 'timeout 3 bash -c "exec 3<>/dev/tcp/192.0.2.1/443" 2>&1; echo "exit=$?"']);
+    console.log(`lb → 192.0.2.1:443: ${out.stdout.trim().replace(/\n/g, ' | ')}`);
+    expect(out.stdout).toMatch(/exit=(1|124)\b/);
+    // From an internal network there is no route at all: that fails at once.
+    const internal = await lab.exec('grafana-1', ['bash', '-c', 'timeout 3 bash -c "exec 3<>/dev/tcp/192.0.2.1/443" 2>&1; echo "exit=$?"']);
+    console.log(`grafana-1 (edge + app) → 192.0.2.1:443: ${internal.stdout.trim().replace(/\n/g, ' | ')}`);
+    expect(internal.stdout).toMatch(/exit=(1|124)\b/);
+    const etcd = await lab.exec('pg-1', ['bash', '-c', 'timeout 3 bash -c "exec 3<>/dev/tcp/192.0.2.1/443" 2>&1; echo "exit=$?"']);
+    console.log(`pg-1 (db, internal) → 192.0.2.1:443: ${etcd.stdout.trim().replace(/\n/g, ' | ')}`);
+    expect(etcd.stdout).toMatch(/unreachable[\s\S]*exit=1\b/i);
+    // Docker's DNS answers only for the networks a container is on.
+    const fromGrafana = await lab.exec('grafana-1', ['bash', '-c', 'for h in etcd-1 pg-1 db-router; do getent hosts $h >/dev/null && echo "$h resolves" || echo "$h unknown"; done']);
+    expect(fromGrafana.stdout.trim().split('\n')).toEqual(['etcd-1 unknown', 'pg-1 unknown', 'db-router resolves']);
+    const fromLb = await lab.exec('lb', ['bash', '-c', 'getent hosts db-router >/dev/null && echo resolves || echo unknown']);
+    expect(fromLb.stdout.trim()).toBe('unknown');
+    // Nor by address: the DB router's address on the app network is not reachable from the LB (other bridge, no forwarding).
+    const routerIp = (await lab.docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${lab.project}_app").IPAddress}}`, await lab.container('db-router')])).stdout.trim();
+    const byIp = await lab.exec('lb', ['bash', '-c', `timeout 3 bash -c "exec 3<>/dev/tcp/${routerIp}/5432" 2>/dev/null && echo open || echo closed`]);
+    expect(byIp.stdout.trim()).toBe('closed');
+    const published = JSON.parse(`[${(await lab.compose(['ps', '--format', 'json'])).trim().split('\n').join(',')}]`) as { Service: string; Publishers: { PublishedPort: number }[] | null }[];
+    expect(published.filter((c) => (c.Publishers ?? []).some((p) => p.PublishedPort > 0)).map((c) => c.Service)).toEqual(['lb']);
+  });
+
+  test('9. a process that dies inside its container (not docker kill) is brought back by the restart policy and rejoins', async () => {
+    const leader = (await leaderName(lab))!;
+    const replica = lab.services('patroni').find((n) => n !== leader)!;
+    const restartsBefore = Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout);
+    await lab.crashMainProcess(replica);
+    await waitFor(`${replica} to be restarted by Docker`, async () => Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout) > restartsBefore, 30_000, 250);
+    const members = await waitClusterSettled(lab, { sync: true });
+    expect(members.find((m) => m.name === replica)?.state).toBe('streaming');
+    expect(await leaderName(lab)).toBe(leader);
+    await lab.crashMainProcess('grafana-2');
+    await waitFor('grafana-2 to be restarted and healthy', async () => (await lab.healthStatus('grafana-2')) === 'healthy', 90_000, 500);
+    await waitEveryReplicaServes(lab);
+  });
+
+  test('10. a frozen primary (docker compose pause) is replaced; once thawed it rejoins as a replica, and nothing acknowledged is lost', async () => {
+    const oldLeader = (await leaderName(lab))!;
+    const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 150_000 });
+    let newLeader = '';
+    try {
+      await sleep(2000);
+      await lab.pause(oldLeader);
+      newLeader = await waitFor('a new leader', async () => {
+        const l = await leaderName(lab).catch(() => undefined);
+        return l && l !== oldLeader ? l : undefined;
+      }, 90_000, 250);
+      await waitFor('writes to resume', async () => writer.events.slice(-3).every((e) => e.ok) && writer.events.length > 3, 60_000, 200);
+      await lab.unpause(oldLeader);
+      // The thawed node still believes it is primary until its next HA loop: writes keep flowing meanwhile.
+      await sleep(8000);
+    } finally {
+      await lab.unpause(oldLeader).catch(() => {});
+      await writer.stop();
+    }
+    const result = await writer.stop();
+    const members = await waitClusterSettled(lab, { sync: true });
+    const leaders = members.filter((m) => m.role === 'leader');
+    console.log(`pause: ${oldLeader} frozen → ${newLeader}; ${ackedIds(result).length} acked, ${failures(result).length} failed; after thaw ${oldLeader} is ${members.find((m) => m.name === oldLeader)?.role}`);
+    expect(leaders.map((m) => m.name)).toEqual([newLeader]);
+    expect(members.find((m) => m.name === oldLeader)?.role).not.toBe('leader');
+    expect((await pgQuery(lab, oldLeader, 'SELECT pg_is_in_recovery() AS r'))[0].r).toBe(true);
+    expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
+  });
+
+  test('11. memory limits: every container runs under the limit compose.yaml sets, and none was OOM-killed by the scenarios', async () => {
+    const config = JSON.parse((await lab.compose(['config', '--format', 'json']))) as { services: Record<string, { deploy?: { resources?: { limits?: { memory?: string | number } } } }> };
+    for (const service of lab.services()) {
+      const limit = Number(config.services[service].deploy?.resources?.limits?.memory ?? 0);
+      const [memory, oom] = (await lab.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.State.OOMKilled}}', await lab.container(service)])).stdout.trim().split(' ');
+      expect({ service, memory: Number(memory), oom }).toEqual({ service, memory: limit, oom: 'false' });
+      expect(limit).toBeGreaterThan(0);
+    }
   });
 });
 

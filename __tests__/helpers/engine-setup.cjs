@@ -1,0 +1,25 @@
+// jest globalSetup: starts the test Docker Engine (lab/engine.sh) when this machine can run it,
+// and makes sure the engine this run started is stopped by its PID when the run ends — normally,
+// after failed tests, or on Ctrl-C. An engine that was already running is left running.
+const { execFileSync, spawnSync } = require('node:child_process');
+const { join } = require('node:path');
+
+const engineSh = join(__dirname, '../../lab/engine.sh');
+
+module.exports = async () => {
+  const check = spawnSync('bash', [engineSh, 'check'], { encoding: 'utf8' });
+  if (check.status !== 0) {
+    console.warn(`\n!!! ENGINE SUITES WILL BE SKIPPED: ${check.stdout.trim() || check.stderr.trim()}\n`);
+    return;
+  }
+  const env = execFileSync('bash', [engineSh, 'env'], { encoding: 'utf8' });
+  const dockerHost = /DOCKER_HOST=(\S+)/.exec(env)[1];
+  const running = spawnSync('docker', ['-H', dockerHost, 'version'], { stdio: 'ignore' }).status === 0;
+  if (running) return;
+  const pid = execFileSync('bash', [engineSh, 'start'], { encoding: 'utf8' }).trim();
+  console.log(`\ntest engine started (dockerd pid ${pid})`);
+  const stop = () => spawnSync('bash', [engineSh, 'stop'], { stdio: 'inherit' });
+  globalThis.__GGHA_STOP_ENGINE__ = stop;
+  process.once('exit', stop);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => { stop(); process.exit(130); });
+};

@@ -1,0 +1,48 @@
+/**
+ * The test engine from Node: lab/engine.sh does the work (one implementation,
+ * shared with `npm run toolchain`), this module only calls it and hands out
+ * the environment every `docker` command of the tests runs with.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (lab/ or dist/lab/ lives below it). */
+export const REPO_ROOT = resolve(here, existsSync(join(here, '../package.json')) ? '..' : '../..');
+const ENGINE_SH = join(REPO_ROOT, 'lab/engine.sh');
+
+/** DOCKER_HOST, DOCKER_CONFIG and PATH for the test engine, parsed from `engine.sh env`. */
+export function engineEnv(): Record<string, string> {
+  const out = execFileSync('bash', [ENGINE_SH, 'env'], { encoding: 'utf8' });
+  const env: Record<string, string> = {};
+  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]] = m[2].replace('$PATH', process.env.PATH ?? '/usr/bin:/bin');
+  return env;
+}
+
+/** The caller's environment with the test engine's variables on top (for `docker …` and shell commands). */
+export function withEngine(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, ...engineEnv() };
+}
+
+/** Why the engine cannot run here (not root, toolchain not installed), or null. */
+export function engineUnavailableReason(): string | null {
+  const r = spawnSync('bash', [ENGINE_SH, 'check'], { encoding: 'utf8' });
+  return r.status === 0 ? null : r.stdout.trim() || r.stderr.trim() || 'lab/engine.sh check failed';
+}
+
+/** True when the test engine answers on its socket. */
+export function engineAnswers(): boolean {
+  return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env: withEngine(), stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** Starts the engine (no-op when it already answers); returns its PID. */
+export function startEngine(): number {
+  return Number(execFileSync('bash', [ENGINE_SH, 'start'], { encoding: 'utf8', timeout: 60_000 }).trim());
+}
+
+/** Stops the engine by the PID in its pidfile. */
+export function stopEngine(): void {
+  execFileSync('bash', [ENGINE_SH, 'stop'], { stdio: 'inherit', timeout: 60_000 });
+}
