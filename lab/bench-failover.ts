@@ -1,17 +1,20 @@
 /**
- * Failover benchmark (npm run bench:failover): runs generated stacks in the
- * lab and prints, per failover profile and load balancer, the median of
+ * Failover benchmark (npm run bench:failover): runs generated stacks on the
+ * test engine (started here when it is not running, stopped afterwards) and prints, per failover profile and load balancer, the median of
  * BENCH_RUNS runs (default 3) of:
  *  - write outage seen through Grafana after the primary is SIGKILLed / stopped,
  *  - acknowledged writes lost (sum over all runs),
  *  - Grafana replica SIGKILLed: failed requests, seconds until the LB stops
  *    sending it traffic (HAProxy stats; nginx has passive checks only), seconds
  *    until it serves again after a restart.
- * Every run is bounded in time; the lab cleans up on any exit.
+ * Every run is bounded in time; the lab cleans up on any exit. Beside the new
+ * figures it prints the last ones the namespace lab (the Compose imitation this
+ * lab replaced) measured, for comparison.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
+import { engineAnswers, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { generateStack } from './generate.js';
 import { grafanaReplicaLoss, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
@@ -66,6 +69,10 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
   return col;
 }
 
+const engineProblem = engineUnavailableReason();
+const startedEngine = !engineProblem && !engineAnswers();
+if (startedEngine) startEngine();
+process.on('exit', () => startedEngine && stopEngine());
 const reason = labUnavailableReason();
 if (reason) {
   console.error(`bench:failover cannot run: ${reason}`);
@@ -85,6 +92,25 @@ const rows: [string, string, (c: Column) => string][] = [
 ];
 const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
-console.log(`\nFailover benchmark: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
+console.log(`\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
 console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
 for (const line of table) console.log(`| ${line.join(' | ')} |`);
+
+// The namespace lab's figures (npm run bench:failover, 2026-11-27, same cells, 3 runs each), before the
+// lab moved onto the real engine: printed beside the new ones so the move's effect shows.
+const NAMESPACE_LAB: Record<string, string[]> = {
+  'write outage, primary SIGKILL (median)': ['18.0 s', '18.1 s', '23.7 s', '31.6 s'],
+  'write outage, primary graceful stop (median)': ['3.6 s', '3.8 s', '3.6 s', '3.8 s'],
+  'acknowledged writes lost (all runs)': ['0 of 859', '0 of 873', '0 of 898', '0 of 866'],
+  'Grafana replica SIGKILL: failed requests (max)': ['0', '0', '0', '0'],
+  '… LB stops sending it traffic after (median)': ['5.7 s', 'n/a (passive)', '5.8 s', 'n/a (passive)'],
+  '… serves again after restart (median)': ['2.1 s', '2.3 s', '2.3 s', '3.7 s'],
+};
+const OLD_CELLS = ['fast / haproxy', 'fast / nginx', 'upstream / haproxy', 'upstream / nginx'];
+console.log('\nThe same cells on the namespace lab (2026-11-27), for comparison:\n');
+const oldHeader = ['metric', ...OLD_CELLS.filter((c) => columns.some((col) => col.name === c))];
+console.log(`| ${oldHeader.join(' | ')} |`);
+console.log(`| ${oldHeader.map(() => '---').join(' | ')} |`);
+for (const [metric, values] of Object.entries(NAMESPACE_LAB)) {
+  console.log(`| ${[metric, ...OLD_CELLS.map((c, i) => (columns.some((col) => col.name === c) ? values[i] : null)).filter((v) => v !== null)].join(' | ')} |`);
+}

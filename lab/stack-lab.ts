@@ -122,6 +122,22 @@ export class StackLab {
     }
   }
 
+  /**
+   * A lab for a stack the caller brings up itself (the runbook test runs the README's own commands):
+   * takes the lock, removes leftovers of the project, starts nothing.
+   */
+  static async attach(stackDir: string, opts: LabOptions = {}): Promise<StackLab> {
+    const reason = labUnavailableReason();
+    if (reason) throw new Error(reason);
+    await acquireLabLock();
+    const lab = new StackLab(stackDir, opts);
+    registerCleanup(lab);
+    lab.refresh();
+    removeProject(lab.project);
+    lab.checkImagesPresent();
+    return lab;
+  }
+
   /** Re-reads the stack as Compose resolves it (after the generator rewrote compose.yaml). */
   refresh(): void {
     this.config = JSON.parse(execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: this.dir, env: withEngine(), encoding: 'utf8' }));

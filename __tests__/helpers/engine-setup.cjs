@@ -7,6 +7,7 @@ const { join } = require('node:path');
 const engineSh = join(__dirname, '../../lab/engine.sh');
 
 module.exports = async () => {
+  if (process.env.GGHA_NO_ENGINE === '1') return; // npm run test:unit: no root, no engine
   const check = spawnSync('bash', [engineSh, 'check'], { encoding: 'utf8' });
   if (check.status !== 0) {
     console.warn(`\n!!! ENGINE SUITES WILL BE SKIPPED: ${check.stdout.trim() || check.stderr.trim()}\n`);

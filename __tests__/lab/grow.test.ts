@@ -13,7 +13,7 @@ import { ackedIds, failures, httpRequest, pgQuery, startLoop, waitClusterSettled
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
 import { haproxyServerStatus, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
-import { sleep, waitFor } from '../../lab/shell.js';
+import { sleep, tryRun, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
@@ -74,13 +74,14 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
       const output = await rerunGenerator(dir, ['--defaults', '--grafana-replicas', '3', '--patroni-nodes', '4', '--etcd-members', '5']);
       commands = planCommands(output);
       console.log(`plan:\n  ${commands.join('\n  ')}`);
+      lab.refresh();
+      lab.checkImagesPresent();
       for (const command of commands) {
         const r = await sh(command, dir);
         applied.push({ command, ...r });
         console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
         if (r.code !== 0) break;
       }
-      lab.refresh(); // compose.yaml now names the new services
       // pg-4 clones the primary in the background (the plan starts it without --wait).
       await waitClusterSettled(lab, { sync: true, timeoutMs: 180_000 });
       await waitFor('grafana-3 to answer through the LB', async () => stream.events.some((e) => e.instance === 'grafana-3'), 60_000, 200);
@@ -151,7 +152,10 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
 // of service for fail_timeout.
 describeLab('issue 4: rolling change of every Grafana replica behind nginx (same count)', () => {
   let lab: StackLab | undefined;
-  afterAll(() => lab?.destroy());
+  afterAll(async () => {
+    lab?.destroy();
+    await tryRun(['docker', 'rmi', 'grafana/grafana:13.2.4'], 30_000, { env: withEngine() });
+  });
 
   test('re-run with --grafana-version 13.2.4, apply the printed commands under a request stream: zero failed requests', async () => {
     const dir = generateStack({ loadBalancer: 'nginx', grafanaReplicas: 2 });
@@ -163,7 +167,12 @@ describeLab('issue 4: rolling change of every Grafana replica behind nginx (same
     let commands: string[] = [];
     try {
       await sleep(2000);
+      // "13.2.4" is the same stand-in under the new tag: nothing can be pulled here, and the plan's
+      // `up` would try to. The lab checks every image the re-run stack names is local before applying.
+      await lab.docker(['tag', 'grafana/grafana:13.2.3', 'grafana/grafana:13.2.4']);
       commands = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-version', '13.2.4']));
+      lab.refresh();
+      lab.checkImagesPresent();
       for (const command of commands) {
         const r = await sh(command, dir);
         applied.push({ command, code: r.code });
