@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Answers } from '../generators/app/questions.js';
 import { topologyFor, writeStack } from './helpers/stack.js';
+import { engineUnavailableReason, withEngine } from '../lab/engine.js';
 import { describeWithToolchain, runInToolchain } from './helpers/toolchain.js';
 
 const DCLINT = fileURLToPath(new URL('../node_modules/.bin/dclint', import.meta.url));
@@ -48,6 +49,24 @@ it('dclint does reject a file that breaks the schema (control)', () => {
   const run = spawnSync(DCLINT, ['compose.yaml'], { cwd: dir, encoding: 'utf8' });
   expect(run.status).not.toBe(0);
   expect(run.stdout + run.stderr).toMatch(/services\/grafana.*must NOT have additional properties/);
+});
+
+/** `docker compose config`: Compose v2's own parser (the engine's CLI from the toolchain; no engine needed). */
+const composeMissing = engineUnavailableReason();
+if (composeMissing) console.warn(`\n!!! SKIPPING docker compose config checks: ${composeMissing}\n`);
+const composeConfig = (dir: string) => spawnSync('docker', ['compose', 'config', '-q'], { cwd: dir, env: withEngine(), encoding: 'utf8' });
+(composeMissing ? describe.skip : describe)('compose.yaml read by docker compose config (Compose v2)', () => {
+  it.each(STACKS.map((raw) => [label(raw), raw]))('accepts %s without a warning', (_l, raw) => {
+    const run = composeConfig(writeStack(raw));
+    expect({ status: run.status, output: (run.stdout + run.stderr).trim() }).toEqual({ status: 0, output: '' });
+  });
+  it('rejects a service that depends on one that does not exist (control)', () => {
+    const dir = writeStack();
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  lb:\n    image: haproxy:3.2.22\n    depends_on: [grafana-9]\n');
+    const run = composeConfig(dir);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/depends on undefined service "?grafana-9"?/);
+  });
 });
 
 describeWithToolchain('configs checked by the real programs', () => {

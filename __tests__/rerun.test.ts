@@ -104,6 +104,12 @@ describe('the plan printed before writing', () => {
     expect(plan.commands.slice(-2)).toEqual(['docker compose exec lb nginx -s reload', 'docker compose up -d --no-recreate --remove-orphans']);
   });
 
+  it('a forced switch of database mode prints no command that would start Grafana before the data is restored', () => {
+    const plan = planChange(topology({ dbMode: 'single' }), topology({ dbMode: 'patroni' }), ['compose.yaml']);
+    expect(plan.commands).toEqual([]);
+    expect(plan.notes.join('\n')).toMatch(/do not start the whole stack yet.*restore.*README\.md/);
+  });
+
   it('rolls out a changed service definition one replica at a time, and only that', () => {
     const plan = planChange(topology({}), topology({ grafanaVersion: '13.2.4' }), ['compose.yaml']);
     expect(plan.commands).toEqual([

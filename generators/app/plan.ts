@@ -27,7 +27,7 @@ const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nod
 /** What switching database modes does to the data, for the refusal message. */
 const MODE_SWITCH: Record<string, string> = {
   'single→patroni':
-    'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start the new stack and restore the dump through the DB router.',
+    'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start only the database (`docker compose up -d --wait db-router`), restore the dump through the DB router, then start the rest (README.md has the commands).',
   'patroni→single': 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.',
   default:
     "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.",
@@ -147,9 +147,13 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   };
   const plan = { refusals: refusals(before, after), notes: [] as string[], added, removed, changedFiles, commands: [] as string[] };
 
-  // A forced switch of database mode: the new database starts empty (see the refusal); everything starts anew.
+  // A forced switch of database mode: the new database starts empty (see the refusal). No command here:
+  // starting the stack would let Grafana create its tables in the empty database before the data is
+  // restored, and the restore would then fail on them. The README's steps start the database alone first.
   if (before.database.mode !== after.database.mode) {
-    plan.commands.push('docker compose up -d --build --remove-orphans');
+    plan.notes.push(
+      `The database mode changed (${before.answers.dbMode} → ${after.answers.dbMode}): do not start the whole stack yet. Start the database first, restore Grafana's data, then start everything, as README.md shows ("From \`single\` to \`patroni\`" for that move).`,
+    );
     return plan;
   }
 
