@@ -85,7 +85,7 @@ describe('the plan printed before writing', () => {
       './scripts/etcd-add-member.sh etcd-4',
       './scripts/etcd-add-member.sh etcd-5',
       'docker compose up -d --no-deps --build pg-4',
-      'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml reload grafana-ha --force',
+      'docker compose exec pg-1 patronictl reload grafana-ha --force',
       'docker compose kill -s USR2 db-router',
       'docker compose up -d --no-deps --wait grafana-3',
       'docker compose kill -s USR2 lb',
@@ -131,10 +131,24 @@ describe('the plan printed before writing', () => {
     expect(plan.commands).toEqual(['docker compose up -d --no-deps --force-recreate lb']);
   });
 
+  it('prints every patronictl command plainly, without -c (the image sets PATRONICTL_CONFIG_FILE)', () => {
+    const plans = [
+      planChange(topology({}), topology({ patroniNodes: 4, etcdMembers: 5 }, 3), ['patroni/pg-1.yml']),
+      planChange(topology({}), topology({ synchronousReplication: false }), ['patroni/pg-1.yml']),
+      planChange(topology({}), topology({ postgresMajor: 17 }), ['compose.yaml']),
+      planChange(topology({ patroniNodes: 4 }), topology({ patroniNodes: 3 }), ['compose.yaml']),
+    ];
+    const printed = plans.map((plan) => [...plan.refusals, ...plan.notes, ...plan.commands].join('\n')).join('\n');
+    expect(printed).toContain('docker compose exec pg-1 patronictl switchover');
+    expect(printed).toContain('docker compose exec pg-1 patronictl list');
+    expect(printed).toContain('docker compose exec pg-1 patronictl edit-config');
+    expect(printed).not.toMatch(/patronictl (-c|--config-file)\b/);
+  });
+
   it('applies Patroni bootstrap settings to a running cluster with patronictl edit-config', () => {
     const plan = planChange(topology({}), topology({ synchronousReplication: false, failoverProfile: 'upstream' }), ['patroni/pg-1.yml']);
     expect(plan.commands).toContain(
-      'docker compose exec pg-1 patronictl -c /etc/patroni/patroni.yml edit-config --force -s synchronous_mode=false -s ttl=30 -s loop_wait=10 -s retry_timeout=10',
+      'docker compose exec pg-1 patronictl edit-config --force -s synchronous_mode=false -s ttl=30 -s loop_wait=10 -s retry_timeout=10',
     );
   });
 });

@@ -6,6 +6,7 @@ import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from '../generators/app/cata
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';
 import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
+import { PATRONI_CONFIG_IN_CONTAINER } from '../generators/app/render/paths.js';
 import { serviceNames, type PatroniCluster, type Topology } from '../generators/app/topology.js';
 import { filesFor, topologyFor } from './helpers/stack.js';
 
@@ -19,6 +20,7 @@ interface ComposeService {
   secrets?: string[];
   stop_grace_period?: string;
   container_name?: string;
+  volumes?: string[];
 }
 interface Compose {
   name: string;
@@ -102,6 +104,18 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     expect(files['patroni/image/patronictl.sh']).toMatch(/^exec \/usr\/local\/bin\/with-secrets \/usr\/bin\/patronictl "\$@"$/m);
     expect(files['patroni/image/with-secrets.sh']).toContain('PATRONI_RESTAPI_PASSWORD="$(secret patroni-restapi-password)"');
     expect(dockerfile).toContain('ENTRYPOINT ["/usr/local/bin/with-secrets", "patroni"]');
+  });
+
+  itWithPatroni('lets a plain `docker compose exec <node> patronictl list` find the node config (PATRONICTL_CONFIG_FILE)', () => {
+    // patronictl reads PATRONICTL_CONFIG_FILE when -c is not given (patroni/ctl.py); without a config it has
+    // only the PATRONI_* variables, no REST API user name, and crashes with KeyError: 'username'.
+    expect(files['patroni/image/Dockerfile']).toMatch(new RegExp(`^ENV PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG_IN_CONTAINER}$`, 'm'));
+    for (const node of patroniOf(t).patroni.nodes) {
+      expect(compose.services[node.name].volumes).toContain(`./${node.configFile}:${PATRONI_CONFIG_IN_CONTAINER}:ro`);
+    }
+    const readme = files['README.md'];
+    expect(readme).toContain(`docker compose exec ${patroniOf(t).patroni.nodes[0].name} patronictl list`);
+    expect(readme).not.toMatch(/patronictl (-c|--config-file)\b/);
   });
 
   itWithPatroni('builds the Patroni image from a pinned PostgreSQL image and the pinned Patroni release from apt, not PyPI', () => {

@@ -22,7 +22,8 @@ export interface ChangePlan {
   commands: string[];
 }
 
-const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl -c /etc/patroni/patroni.yml`;
+/** The image sets PATRONICTL_CONFIG_FILE to the node's config: no -c needed. */
+const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl`;
 
 /** What switching database modes does to the data, for the refusal message. */
 const MODE_SWITCH: Record<string, string> = {
