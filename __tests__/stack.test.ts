@@ -21,6 +21,8 @@ interface ComposeService {
   stop_grace_period?: string;
   container_name?: string;
   volumes?: string[];
+  cap_drop?: string[];
+  cap_add?: string[];
 }
 interface Compose {
   name: string;
@@ -83,6 +85,16 @@ describe.each(MATRIX)('stack for %j', (raw) => {
         expect(Object.keys(compose.services)).toContain(dependency);
         expect(['service_healthy', 'service_started']).toContain(condition);
       }
+    }
+  });
+
+  it('drops every capability of every service; only the single PostgreSQL adds back what its entrypoint needs', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect({ name, cap_drop: service.cap_drop }).toEqual({ name, cap_drop: ['ALL'] });
+      // The official postgres image starts as root, fixes ownership and modes of its data and socket
+      // directories, then steps down to postgres with gosu.
+      const needed = t.database.mode === 'single' && name === 'postgres' ? ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'] : undefined;
+      expect({ name, cap_add: service.cap_add }).toEqual({ name, cap_add: needed });
     }
   });
 

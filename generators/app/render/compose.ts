@@ -27,8 +27,14 @@ import {
  */
 export const POSTGRES_STOP_GRACE = '60s';
 
-/** For services whose image runs as a non-root user and needs no capability. */
-const hardening = () => ({ cap_drop: ['ALL'] });
+/** Every service: no capability, unless `add` names the few its image's entrypoint needs (and says why). */
+const hardening = (add?: string[]) => ({ ...(add ? { cap_add: add } : {}), cap_drop: ['ALL'] });
+
+/**
+ * The official postgres image's entrypoint starts as root: it creates and chmods the data and socket
+ * directories, chowns them to postgres, then steps down to postgres with gosu.
+ */
+export const POSTGRES_ENTRYPOINT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'];
 
 /** Every service: a memory limit and no privilege escalation (the last keys in dclint's order). */
 const limits = (memory: string) => ({
@@ -105,7 +111,8 @@ function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Ser
       networks: [NETWORKS.db],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${node.restApiPort}/health`], '120s'),
-      // No cap_drop: the PostgreSQL image needs its default capabilities on its data directory.
+      // The image runs Patroni and PostgreSQL as postgres (its USER line): no capability needed.
+      ...hardening(),
       ...limits('1g'),
       shm_size: '256m',
       // SIGTERM reaches Patroni itself (the entrypoint execs it): it stops PostgreSQL and hands over the leader key.
@@ -148,6 +155,8 @@ function singlePostgresService(t: Topology, db: SinglePostgres, volumes: Volumes
       networks: [NETWORKS.app],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'pg_isready', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'], '60s'),
+      // Root-started entrypoint (chown/chmod of its directories, then gosu to postgres): only what that needs.
+      ...hardening(POSTGRES_ENTRYPOINT_CAPS),
       ...limits('1g'),
       shm_size: '256m',
       stop_grace_period: POSTGRES_STOP_GRACE,
