@@ -43,6 +43,15 @@ describe('validateAnswers', () => {
     }
   });
 
+  it('takes a public URL written with plain URL characters only (it is written unescaped into grafana.ini, shell commands and the README)', () => {
+    for (const publicUrl of ['https://example.com/<script>', 'https://example.com/a b', "https://example.com/it's", 'https://example.com/a&b', 'https://example.com/"x"']) {
+      expect({ publicUrl, problems: problemsOf({ publicUrl }) }).toEqual({ publicUrl, problems: [expect.stringContaining('--public-url')] });
+    }
+    for (const publicUrl of ['https://grafana.example.com/', 'https://example.com:8443/ops/grafana_1/', 'http://[::1]:3000/', 'https://example.com/%C3%A9/']) {
+      expect({ publicUrl, problems: problemsOf({ publicUrl }) }).toEqual({ publicUrl, problems: [] });
+    }
+  });
+
   it('warns, but accepts, setups that are not highly available', () => {
     const { warnings } = validateAnswers({ grafanaReplicas: 1, etcdMembers: 1 });
     expect(warnings).toHaveLength(2);

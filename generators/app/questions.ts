@@ -80,7 +80,15 @@ const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*$/;
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * Letters, digits and `- . _ ~ : / [ ] %` only: the URL is written as given into grafana.ini, the
+ * README's shell commands and its Markdown, so it must need no quoting or escaping in any of them
+ * (no spaces, quotes, `<`, `>`, `&`, …; percent-encode anything else).
+ */
+const PLAIN_URL = /^[A-Za-z0-9\-._~:/[\]%]+$/;
+
 function validatePublicUrl(value: string): string | undefined {
+  if (!PLAIN_URL.test(value)) return 'must use only letters, digits and - . _ ~ : / [ ] % (percent-encode anything else)';
   let url: URL;
   try {
     url = new URL(value);
