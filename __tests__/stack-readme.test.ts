@@ -47,4 +47,19 @@ describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
     expect(markdown.match(HTML_ENTITY)).toBeNull();
     expect(readme).toContain("Grafana's");
   });
+
+  it('says in its limits that Grafana Live is per replica without a Redis HA engine', () => {
+    const limits = sectionOf('Limits');
+    expect(limits).toMatch(/Grafana Live \(`\/api\/live\/`, WebSocket\) is per replica/);
+    expect(limits).toMatch(/without `\[live\] ha_engine = redis`/);
+    expect(limits).toMatch(/a Live update reaches only the clients connected to the replica that produced it/);
+    expect(readme).not.toMatch(/redis:/i);
+  });
+
+  it('claims no Swarm support: one host, process-level redundancy only', () => {
+    const limits = sectionOf('Limits');
+    expect(readme).not.toMatch(/runs on Docker Swarm|docker stack deploy/);
+    expect(limits).toMatch(/Docker Compose on one host gives process-level redundancy only/);
+    expect(limits).toMatch(/A Docker Swarm target does not exist yet/);
+  });
 });
