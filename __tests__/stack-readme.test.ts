@@ -3,8 +3,9 @@
  * must be true for the stack it describes (not only what the snapshot happens to contain).
  */
 import { fileURLToPath } from 'node:url';
+import { firstStartCommands } from '../generators/app/plan.js';
 import type { Answers } from '../generators/app/questions.js';
-import { filesFor } from './helpers/stack.js';
+import { filesFor, topologyFor } from './helpers/stack.js';
 
 const DATABASES: Record<string, Partial<Answers>> = {
   'patroni, 3 etcd members': { dbMode: 'patroni', etcdMembers: 3 },
@@ -36,16 +37,80 @@ function section(readme: string, heading: string): string {
 /** Prose with its line breaks and indentation folded into single spaces, for matching sentences. */
 const prose = (text: string) => text.replace(/\s+/g, ' ');
 
+/** The commands of the first ```sh block of `text`, without comments. */
+const shCommands = (text: string) =>
+  /```sh\n([\s\S]*?)```/.exec(text)![1].split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+
 const HTML_ENTITY = /&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);/gi;
 
 describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
+  const t = topologyFor(raw);
   const markdown = filesFor(raw)['README.md'];
   const readme = prose(markdown);
   const sectionOf = (heading: string) => prose(section(markdown, heading));
+  const mode = t.database.mode;
+  const oneReplica = t.grafana.replicas.length === 1;
 
   it('is Markdown without HTML entities (EJS must not HTML-escape it)', () => {
     expect(markdown.match(HTML_ENTITY)).toBeNull();
     expect(readme).toContain("Grafana's");
+  });
+
+  it('says what losing a Grafana replica means for this replica count', () => {
+    const failover = sectionOf('Failover');
+    if (oneReplica) {
+      expect(readme).not.toMatch(/retried on another replica/);
+      expect(readme).not.toMatch(/the replicas gossip/);
+      expect(failover).toMatch(/there is no other replica/);
+    } else {
+      expect(failover).toMatch(/retried on another replica/);
+      expect(readme).not.toMatch(/no other replica/);
+    }
+  });
+
+  it('describes the health checks the chosen load balancer really has', () => {
+    const failover = sectionOf('Failover');
+    if (t.loadBalancer.kind === 'haproxy') {
+      expect(failover).toMatch(/HAProxy checks `\/healthz`/);
+    } else {
+      // nginx open source has passive checks only: it checks neither /healthz nor /api/health.
+      expect(readme).not.toMatch(/(?:load balancer|nginx) checks `\/healthz`|it checks `\/healthz`/);
+      expect(failover).toMatch(/nginx has no health check of its own/);
+      if (oneReplica) expect(failover).toMatch(/one-server upstream/);
+    }
+  });
+
+  it('warns that a 1-member etcd is a single point of failure, and only then', () => {
+    const note = /etcd is then a single point of failure: while it is down the Patroni cluster cannot elect a leader/;
+    if (mode === 'patroni' && t.database.etcd.members.length === 1) {
+      expect(sectionOf('Failover')).toMatch(note);
+      expect(readme).toMatch(/writes stop until etcd is back/);
+    } else {
+      expect(readme).not.toMatch(note);
+    }
+  });
+
+  it('lists the start commands of this stack: docker compose build only when it builds an image', () => {
+    const commands = shCommands(section(markdown, 'Start it'));
+    expect(commands).toEqual(firstStartCommands(t));
+    expect(commands.includes('docker compose build')).toBe(mode === 'patroni');
+    // single mode's migration to patroni builds the new stack's image; external never builds anything.
+    if (mode === 'external') expect(readme).not.toContain('docker compose build');
+  });
+
+  it('gives advice on shrinking Patroni and etcd only to a stack that has them', () => {
+    const growing = sectionOf('Growing the stack');
+    const shrinkAdvice = /Removing PostgreSQL nodes or etcd members is refused/;
+    if (mode === 'patroni') {
+      expect(growing).toMatch(shrinkAdvice);
+      expect(growing).toContain('grafana-ha --defaults --patroni-nodes 4 --etcd-members 5');
+    } else {
+      expect(readme).not.toMatch(shrinkAdvice);
+      expect(readme).not.toMatch(/patronictl|etcdctl|etcd-add-member|--patroni-nodes|--etcd-members/);
+    }
+    if (mode === 'external') {
+      expect(readme).not.toMatch(/\betcd\b|PostgreSQL major version|PostgreSQL as 999|pg_isready/);
+    }
   });
 
   it('says in its limits that Grafana Live is per replica without a Redis HA engine', () => {

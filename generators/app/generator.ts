@@ -212,7 +212,7 @@ export default class GrafanaHaGenerator extends Generator {
     if (rerun) {
       this.log.ok('Stack updated. Apply the change with the commands listed above, in order.');
     } else {
-      this.log.ok(`Stack written. Start it with: ${firstStartCommands().join(' && ')}`);
+      this.log.ok(`Stack written. Start it with: ${firstStartCommands(topology).join(' && ')}`);
     }
     this.log.info(`Open ${topology.grafana.publicUrl} (load balancer: ${topology.loadBalancer.kind}).`);
   }

@@ -84,9 +84,7 @@ function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
   return settings;
 }
 
-export function firstStartCommands(): string[] {
-  return ['docker compose build', 'docker compose up -d', 'docker compose ps'];
-}
+export { firstStartCommands } from './render/index.js';
 
 /** Recreate one service, alone, and wait until it is healthy before the next command. */
 const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;

@@ -239,4 +239,7 @@ export function composeObject(t: Topology) {
   };
 }
 
+/** Whether the stack has an image to build (`docker compose build`): only the Patroni nodes' image. */
+export const buildsImages = (t: Topology) => Object.values(composeObject(t).services).some((s) => 'build' in (s as object));
+
 export const renderCompose = (t: Topology) => dump(composeObject(t), { noRefs: true, lineWidth: -1 });

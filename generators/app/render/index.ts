@@ -4,8 +4,9 @@
  */
 import { patroniAptPackage } from '../catalog.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
+import type { SslMode } from '../questions.js';
 import { SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
-import { renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
+import { buildsImages, renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js';
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
 import {
@@ -120,6 +121,47 @@ function databaseFiles(t: Topology): GeneratedFile[] {
   }
 }
 
+/** The generator prints these after a first run; the stack README lists the same. */
+export function firstStartCommands(t: Topology): string[] {
+  return [...(buildsImages(t) ? ['docker compose build'] : []), 'docker compose up -d', 'docker compose ps'];
+}
+
+const EXTERNAL_SSL: Record<SslMode, string> = {
+  disable: 'unencrypted',
+  require: "encrypted, but the server's certificate is not checked",
+  'verify-full': "encrypted, and the server's certificate and host name are checked against the CA file",
+};
+
+/** Every title and variant the stack README chooses between, decided here so the template only lays them out. */
+function readmeFacts(t: Topology) {
+  const db = t.database;
+  const oneReplica = t.grafana.replicas.length === 1;
+  const runsPostgres = db.mode !== 'external';
+  const titles = {
+    patroni: oneReplica ? 'one Grafana replica on highly available PostgreSQL (Grafana not HA)' : 'highly available Grafana',
+    single: oneReplica
+      ? 'one Grafana replica on a single PostgreSQL (not highly available)'
+      : 'Grafana replicas on a single PostgreSQL (database not HA)',
+    external: oneReplica ? 'one Grafana replica (not highly available)' : 'highly available Grafana',
+  };
+  const { sslMode } = t.grafana.database;
+  return {
+    title: titles[db.mode],
+    oneReplica,
+    haproxy: t.loadBalancer.kind === 'haproxy',
+    lbProduct: t.loadBalancer.kind === 'haproxy' ? 'HAProxy' : 'nginx',
+    /** What the load balancer answers while no replica can take a request. */
+    lbNoReplicaStatus: t.loadBalancer.kind === 'haproxy' ? 503 : 502,
+    grafanaNetworks: runsPostgres ? '`edge`, `app` networks' : '`edge` network',
+    buildsImages: buildsImages(t),
+    etcdSinglePoint: db.mode === 'patroni' && db.etcd.members.length === 1,
+    refusedChanges: runsPostgres ? 'the project name, the PostgreSQL major version or the database mode' : 'the project name or the database mode',
+    containerUsers: runsPostgres ? 'Grafana as 472, PostgreSQL as 999' : 'Grafana as 472',
+    /** How Grafana's connection to an external database is protected, for the limits. */
+    externalDbLink: runsPostgres ? undefined : `Grafana reaches your database with \`ssl_mode=${sslMode}\`: ${EXTERNAL_SSL[sslMode]}.`,
+  };
+}
+
 export function renderStack(t: Topology): GeneratedFile[] {
   const { grafana, loadBalancer, secrets } = t;
   return [
@@ -156,6 +198,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         stopGrace: POSTGRES_STOP_GRACE,
         nginxFailTimeoutS: parseInt(NGINX_PASSIVE_CHECK.failTimeout, 10),
         secretList: Object.values(secrets),
+        ...readmeFacts(t),
       }),
     },
   ];
