@@ -94,6 +94,8 @@ describeLab(`the generated README, run as written: ${variant.name}`, () => {
     lab = await StackLab.attach(dir);
     for (const { section, command } of commands) {
       if (command.includes('pg_dump')) await writeSome();
+      // The README's precondition for a switchover: a Sync Standby in `patronictl list`.
+      if (command.includes('switchover')) await waitClusterSettled(lab, { sync: true });
       const leaderBefore = command.includes('switchover') ? await leaderName(lab) : undefined;
       const r = sh(command);
       ran.push(`${r.code === 0 ? 'ok' : `exit ${r.code}`}  [${section}] ${command}`);
