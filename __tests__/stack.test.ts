@@ -182,6 +182,13 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     expect(cfg).toContain('on-marked-down shutdown-sessions');
   });
 
+  itWithPatroni("keeps the DB router's unauthenticated stats page on the container's loopback; its healthcheck asks there", () => {
+    const cfg = files['db-router/haproxy.cfg'];
+    const status = cfg.slice(cfg.indexOf('frontend status'));
+    expect(status.match(/^\s*bind .*$/gm)).toEqual(['    bind 127.0.0.1:8404']);
+    expect(JSON.stringify(compose.services['db-router'].healthcheck)).toContain('/dev/tcp/127.0.0.1/8404');
+  });
+
   itWithPatroni('writes Patroni configs that satisfy its timing rule and name every etcd member', () => {
     const { patroni, etcd } = patroniOf(t);
     for (const node of patroni.nodes) {

@@ -80,10 +80,20 @@ export interface ReplicaLossResult {
   failureSamples: string[];
 }
 
-/** HAProxy's status of one server (UP, DOWN, MAINT…), from its stats page on 8404. */
+/**
+ * HAProxy's stats as CSV rows, read inside its container the way the README tells operators to
+ * (the DB router's page listens on loopback only; the image has no curl).
+ */
+export async function haproxyStats(lab: StackLab, haproxy: string): Promise<string[][]> {
+  const get = 'exec 3<>/dev/tcp/127.0.0.1/8404 && printf "GET /stats;csv HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3';
+  const r = await lab.exec(haproxy, ['bash', '-c', get], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`stats of ${haproxy}: ${r.stderr}`);
+  return r.stdout.split('\n').map((l) => l.split(','));
+}
+
+/** HAProxy's status of one server (UP, DOWN, MAINT…). */
 export async function haproxyServerStatus(lab: StackLab, haproxy: string, server: string, backend?: string): Promise<string | undefined> {
-  const r = await httpRequest(await lab.target(haproxy, 8404), 'GET', '/stats;csv', 2000);
-  return r.body.split('\n').map((l) => l.split(',')).find((f) => f[1] === server && (!backend || f[0] === backend))?.[17];
+  return (await haproxyStats(lab, haproxy)).find((f) => f[1] === server && (!backend || f[0] === backend))?.[17];
 }
 
 /** Requests through the LB until every Grafana replica has answered one. */

@@ -9,10 +9,10 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { ackedIds, failures, httpRequest, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import { ackedIds, failures, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
-import { haproxyServerStatus, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
+import { haproxyServerStatus, haproxyStats, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
 import { sleep, tryRun, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
@@ -102,7 +102,7 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
     const members = JSON.parse(patronictl.stdout || '[]') as { Member: string; Role: string; State: string }[];
     const lbStatus = loadBalancer === 'haproxy' ? await haproxyServerStatus(lab, 'lb', 'grafana-3', 'grafana') : 'n/a (nginx: passive checks)';
     // The DB router reloaded (USR2) with pg-4 in both backends: a replica, so DOWN in `primary`, UP in `replicas`.
-    const routerCsv = (await httpRequest(await lab.target('db-router', 8404), 'GET', '/stats;csv', 2000)).body.split('\n').map((l) => l.split(','));
+    const routerCsv = await haproxyStats(lab, 'db-router');
     const pg4 = Object.fromEntries(routerCsv.filter((f) => f[1] === 'pg-4').map((f) => [f[0], f[17]]));
     const servedBy = new Map<string, number>();
     for (const e of requests.events.filter((x) => x.ok)) servedBy.set(e.instance!, (servedBy.get(e.instance!) ?? 0) + 1);

@@ -107,6 +107,7 @@ describeLab(`the generated README, run as written: ${variant.name}`, () => {
       if (command.startsWith('docker compose ps')) for (const s of ['lb', 'grafana-1', 'grafana-2']) expect(r.output).toContain(s);
       if (command.startsWith('curl')) expect(JSON.parse(r.output).database).toBe('ok');
       if (command.includes('patronictl') && command.includes(' list')) expect(r.output).toMatch(/Leader/);
+      if (command.includes('/stats;csv')) expect(r.output).toMatch(/^primary,pg-1,/m);
       if (command.includes('etcdctl endpoint health')) expect(r.output.match(/is healthy/g)).toHaveLength(3);
       if (command.includes('switchover')) {
         expect(r.output).toMatch(/Successfully switched over/);

@@ -177,6 +177,9 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     const routerIp = (await lab.docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${lab.project}_app").IPAddress}}`, await lab.container('db-router')])).stdout.trim();
     const byIp = await lab.exec('lb', ['bash', '-c', `timeout 3 bash -c "exec 3<>/dev/tcp/${routerIp}/5432" 2>/dev/null && echo open || echo closed`]);
     expect(byIp.stdout.trim()).toBe('closed');
+    // The DB router's unauthenticated stats page is for operators inside its container only.
+    const statsFromGrafana = await lab.exec('grafana-1', ['bash', '-c', 'timeout 3 bash -c "exec 3<>/dev/tcp/db-router/8404" 2>/dev/null && echo open || echo closed']);
+    expect(statsFromGrafana.stdout.trim()).toBe('closed');
     const published = JSON.parse(`[${(await lab.compose(['ps', '--format', 'json'])).trim().split('\n').join(',')}]`) as { Service: string; Publishers: { PublishedPort: number }[] | null }[];
     expect(published.filter((c) => (c.Publishers ?? []).some((p) => p.PublishedPort > 0)).map((c) => c.Service)).toEqual(['lb']);
   });
