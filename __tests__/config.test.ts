@@ -52,6 +52,26 @@ describe('validateAnswers', () => {
     }
   });
 
+  it("records etcd's data directory: the subdirectory for a new etcd, the volume root for a Patroni stack recorded without one", () => {
+    expect(validateAnswers({}).history.etcdDataDir).toBe('/var/lib/etcd/data');
+    // A stored Patroni stack without the field was generated before it existed: its members keep the root.
+    expect(validateAnswers({ etcdFoundingMembers: 3 }, { stored: true }).history.etcdDataDir).toBe('/var/lib/etcd');
+    expect(validateAnswers({}, { stored: true }).history.etcdDataDir).toBe('/var/lib/etcd');
+    // A stack without etcd so far gets the subdirectory when it first has one.
+    expect(validateAnswers({ dbMode: 'single' }, { stored: true }).history.etcdDataDir).toBe('/var/lib/etcd/data');
+    for (const etcdDataDir of ['/var/lib/etcd', '/var/lib/etcd/data']) {
+      expect(validateAnswers({ etcdDataDir }, { stored: true }).history.etcdDataDir).toBe(etcdDataDir);
+      expect(validateAnswers({ etcdDataDir }).history.etcdDataDir).toBe(etcdDataDir);
+    }
+  });
+
+  it('refuses an etcdDataDir that is neither layout, naming it', () => {
+    for (const etcdDataDir of ['/var/lib/etcd/', '/var/lib/etcd/member', 'data', 42, null]) {
+      const problems = problemsOf({ etcdDataDir });
+      expect({ etcdDataDir, problems }).toEqual({ etcdDataDir, problems: [expect.stringContaining('etcdDataDir (recorded in .yo-rc.json): must be one of /var/lib/etcd/data, /var/lib/etcd')] });
+    }
+  });
+
   it('warns, but accepts, setups that are not highly available', () => {
     const { warnings } = validateAnswers({ grafanaReplicas: 1, etcdMembers: 1 });
     expect(warnings).toHaveLength(2);

@@ -1,6 +1,6 @@
 /** Re-running the generator over an existing stack: grow, shrink, refuse, keep secrets and edits. */
 import helpers from 'yeoman-test';
-import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
@@ -9,11 +9,32 @@ import type { Answers } from '../generators/app/questions.js';
 import { buildTopology } from '../generators/app/topology.js';
 import { cliOptions, failureOf, generate, GENERATOR, readTree } from './helpers/stack.js';
 
-type Services = Record<string, { environment?: Record<string, string> }>;
+type Services = Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
 const servicesIn = (dir: string) => (load(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Services }).services;
 
 /** yeoman-test passes --force by default; a user's plain re-run does not. */
 const rerun = (dir: string, options: Record<string, unknown>) => generate({ force: false, ...options }, dir);
+
+/** A plain re-run, returning what the generator printed (the plan among it). */
+async function rerunPrinted(dir: string, options: Record<string, unknown> = {}): Promise<string> {
+  const printed: string[] = [];
+  await helpers
+    .run(GENERATOR, {}, { force: false })
+    .withOptions(cliOptions({ defaults: true, force: false, ...options }))
+    .cd(dir)
+    .onGenerator((generator) => {
+      const log = (generator as unknown as { log: { info: (message: string) => unknown } }).log;
+      log.info = (message: string) => {
+        printed.push(message);
+        return log;
+      };
+    });
+  return printed.join('\n');
+}
+
+const YO_RC = '.yo-rc.json';
+const storedIn = (dir: string) => JSON.parse(readFileSync(join(dir, YO_RC), 'utf8'))['generator-grafana-ha'] as Record<string, unknown>;
+const etcdServices = (dir: string) => Object.entries(servicesIn(dir)).filter(([name]) => name.startsWith('etcd-'));
 
 describe('growing a stack', () => {
   it('adds Grafana, Patroni and etcd services, joining new etcd members to the running cluster', async () => {
@@ -72,7 +93,7 @@ describe('growing a stack', () => {
 describe('the plan printed before writing', () => {
   const topology = (raw: Partial<Answers>, founders?: number) => {
     const { answers, history } = validateAnswers(raw);
-    return buildTopology(answers, founders ? { etcdFoundingMembers: founders } : history);
+    return buildTopology(answers, founders ? { ...history, etcdFoundingMembers: founders } : history);
   };
 
   it('orders the commands: etcd one member at a time, then PostgreSQL, the router, Grafana, the load balancer', () => {
@@ -199,5 +220,89 @@ describe('secrets and edits', () => {
     expect(readFileSync(lbConfig, 'utf8')).toContain('# tuned by hand');
     expect(readFileSync(lbConfig, 'utf8')).not.toContain('grafana-3');
     expect(readFileSync(join(first.cwd, 'grafana/grafana.ini'), 'utf8')).toContain('grafana-3:9094');
+  });
+});
+
+describe('the etcd data directory', () => {
+  /**
+   * A stack generated before the layout was recorded: every member's data in the volume root, and
+   * no etcdDataDir in .yo-rc.json. Apart from that, the stack is what this generator writes.
+   */
+  async function oldStack(options: Record<string, unknown> = {}): Promise<string> {
+    const { cwd } = await generate(options);
+    const compose = readFileSync(join(cwd, 'compose.yaml'), 'utf8');
+    const members = Number(options['etcd-members'] ?? 3);
+    expect(compose.match(/ETCD_DATA_DIR: \/var\/lib\/etcd\/data$/gm)).toHaveLength(members);
+    writeFileSync(join(cwd, 'compose.yaml'), compose.replace(/ETCD_DATA_DIR: \/var\/lib\/etcd\/data$/gm, 'ETCD_DATA_DIR: /var/lib/etcd'));
+    const { etcdDataDir, ...stored } = storedIn(cwd);
+    expect(etcdDataDir).toBe('/var/lib/etcd/data');
+    writeFileSync(join(cwd, YO_RC), JSON.stringify({ 'generator-grafana-ha': stored }, null, 2));
+    return cwd;
+  }
+
+  it('is a subdirectory of the volume in a new stack (etcd creates it 0700), and .yo-rc.json records it', async () => {
+    const { cwd } = await generate({});
+    const members = etcdServices(cwd);
+    expect(members.map(([name]) => name)).toEqual(['etcd-1', 'etcd-2', 'etcd-3']);
+    for (const [name, service] of members) {
+      expect(service.volumes).toEqual([`${name}-data:/var/lib/etcd`]);
+      expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd/data' });
+    }
+    expect(storedIn(cwd)).toMatchObject({ etcdDataDir: '/var/lib/etcd/data' });
+  });
+
+  it('stays the volume root on a re-run of a stack recorded without it: nothing changes, nothing is recreated, and the root is recorded', async () => {
+    const dir = await oldStack();
+    const before = readTree(dir);
+    const printed = await rerunPrinted(dir);
+    const { [YO_RC]: _stored, ...after } = readTree(dir);
+    const { [YO_RC]: _storedBefore, ...unchanged } = before;
+    expect(after).toEqual(unchanged);
+    for (const [, service] of etcdServices(dir)) expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd' });
+    expect(printed).toContain('nothing to apply to the running stack.');
+    expect(printed).not.toMatch(/etcd-\d/);
+    expect(storedIn(dir)).toMatchObject({ etcdDataDir: '/var/lib/etcd' });
+    // The next runs read the recorded root, not the default.
+    await rerun(dir, { 'grafana-replicas': 3 });
+    for (const [, service] of etcdServices(dir)) expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd' });
+  });
+
+  it('stays the volume root for the new members of a grown old stack, which join it; the old members are not recreated', async () => {
+    const dir = await oldStack();
+    const printed = await rerunPrinted(dir, { 'etcd-members': 5 });
+    const members = etcdServices(dir);
+    expect(members.map(([name]) => name)).toEqual(['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4', 'etcd-5']);
+    for (const [name, service] of members) {
+      expect(service.volumes).toEqual([`${name}-data:/var/lib/etcd`]);
+      expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd' });
+    }
+    expect(printed).toContain('./scripts/etcd-add-member.sh etcd-4');
+    expect(printed).toContain('./scripts/etcd-add-member.sh etcd-5');
+    expect(printed).not.toMatch(/--force-recreate --wait etcd-/);
+    expect(storedIn(dir)).toMatchObject({ etcdMembers: 5, etcdFoundingMembers: 3, etcdDataDir: '/var/lib/etcd' });
+  });
+
+  it('stays the subdirectory when a new stack grows', async () => {
+    const { cwd } = await generate({});
+    const printed = await rerunPrinted(cwd, { 'etcd-members': 5 });
+    for (const [, service] of etcdServices(cwd)) expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd/data' });
+    expect(printed).not.toMatch(/--force-recreate --wait etcd-/);
+  });
+
+  it('is the subdirectory for the etcd of a stack switched to patroni from single (it had no etcd)', async () => {
+    const { cwd } = await generate({ 'db-mode': 'single' });
+    expect(storedIn(cwd)).not.toHaveProperty('etcdDataDir');
+    await rerun(cwd, { 'db-mode': 'patroni', force: true });
+    for (const [, service] of etcdServices(cwd)) expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd/data' });
+    expect(storedIn(cwd)).toMatchObject({ etcdDataDir: '/var/lib/etcd/data' });
+  });
+
+  it('refuses a hand-edited value that is neither layout, naming it, and writes nothing', async () => {
+    const { cwd } = await generate({});
+    writeFileSync(join(cwd, YO_RC), JSON.stringify({ 'generator-grafana-ha': { ...storedIn(cwd), etcdDataDir: '/srv/etcd' } }));
+    const before = readTree(cwd);
+    const error = await failureOf(rerun(cwd, { 'grafana-replicas': 3 }));
+    expect(error).toMatch(/\.yo-rc\.json: etcdDataDir .*must be one of \/var\/lib\/etcd\/data, \/var\/lib\/etcd \(got "\/srv\/etcd"\)/);
+    expect(readTree(cwd)).toEqual(before);
   });
 });

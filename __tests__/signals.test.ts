@@ -13,7 +13,7 @@ const EXTERNAL = { dbMode: 'external', dbHost: 'pg.example.com' } as const;
 
 const topology = (raw: Partial<Answers>, founders?: number): Topology => {
   const { answers, history } = validateAnswers(raw);
-  return buildTopology(answers, founders ? { etcdFoundingMembers: founders } : history);
+  return buildTopology(answers, founders ? { ...history, etcdFoundingMembers: founders } : history);
 };
 
 /** The plan the generator prints when re-run over `before`'s unedited files. */

@@ -5,7 +5,7 @@
  * problems are reported together.
  */
 import { applies, ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
-import type { StackHistory } from './topology.js';
+import { ETCD_DATA_DIRS, type EtcdDataDir, type StackHistory } from './topology.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -56,13 +56,20 @@ export function checkOne(question: Question, raw: unknown, answers: Partial<Answ
   return problem ? { problem } : coerced;
 }
 
+/** The history fields `.yo-rc.json` keeps next to the answers. */
+const HISTORY_FIELDS: readonly (keyof StackHistory)[] = ['etcdFoundingMembers', 'etcdDataDir'];
+const ETCD_DATA_DIR_VALUES: readonly string[] = Object.values(ETCD_DATA_DIRS);
+
 /**
  * Validate merged raw values. Missing values take the question's default;
  * unknown keys (a typo in `.yo-rc.json`) are errors, not silently ignored.
+ *
+ * `stored`: `raw` is the `.yo-rc.json` of an existing stack. A Patroni stack recorded without
+ * `etcdDataDir` was generated before the layout was recorded: its members keep the volume root.
  */
-export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers {
+export function validateAnswers(raw: Record<string, unknown>, { stored = false } = {}): ValidatedAnswers {
   const problems: string[] = [];
-  const known = new Set<string>([...QUESTIONS.map((q) => q.name), 'etcdFoundingMembers']);
+  const known = new Set<string>([...QUESTIONS.map((q) => q.name), ...HISTORY_FIELDS]);
   for (const key of Object.keys(raw)) {
     if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
   }
@@ -84,11 +91,22 @@ export function validateAnswers(raw: Record<string, unknown>): ValidatedAnswers 
   if (founders !== undefined && !ETCD_SIZES.includes(founders as number)) {
     problems.push(`etcdFoundingMembers (recorded in .yo-rc.json): must be one of ${ETCD_SIZES.join(', ')} (got ${JSON.stringify(founders)})`);
   }
+  const dataDir = raw.etcdDataDir;
+  if (dataDir !== undefined && !ETCD_DATA_DIR_VALUES.includes(dataDir as string)) {
+    problems.push(
+      `etcdDataDir (recorded in .yo-rc.json): must be one of ${ETCD_DATA_DIR_VALUES.join(', ')} (got ${JSON.stringify(dataDir)}); ` +
+        "it is where this stack's etcd members keep their data, and must not change once they have started",
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const valid = answers as Answers;
-  // After a shrink the founders beyond the new size are gone: a member re-added there joins an existing cluster.
-  const history = { etcdFoundingMembers: Math.min((founders as number | undefined) ?? valid.etcdMembers, valid.etcdMembers) };
+  const history: StackHistory = {
+    // After a shrink the founders beyond the new size are gone: a member re-added there joins an existing cluster.
+    etcdFoundingMembers: Math.min((founders as number | undefined) ?? valid.etcdMembers, valid.etcdMembers),
+    etcdDataDir:
+      (dataDir as EtcdDataDir | undefined) ?? (stored && valid.dbMode === 'patroni' ? ETCD_DATA_DIRS.volumeRoot : ETCD_DATA_DIRS.current),
+  };
   return { answers: valid, history, warnings: warningsFor(valid) };
 }
 
@@ -121,6 +139,9 @@ export function answersToStore(answers: Answers, history: StackHistory): Record<
   for (const q of QUESTIONS as readonly Question[]) {
     if (applies(q, answers)) stored[q.name] = answers[q.name];
   }
-  if (answers.dbMode === 'patroni') stored.etcdFoundingMembers = history.etcdFoundingMembers;
+  if (answers.dbMode === 'patroni') {
+    stored.etcdFoundingMembers = history.etcdFoundingMembers;
+    stored.etcdDataDir = history.etcdDataDir;
+  }
   return stored;
 }

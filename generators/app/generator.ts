@@ -32,7 +32,7 @@ function readPasswordFile(path: unknown): string | undefined {
 /** The answers of the previous run; a hand-edited `.yo-rc.json` is validated like any input. */
 function validateStored(stored: Record<string, unknown>): ValidatedAnswers {
   try {
-    return validateAnswers(stored);
+    return validateAnswers(stored, { stored: true });
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => `.yo-rc.json: ${p}`));
     throw error;
@@ -145,7 +145,10 @@ export default class GrafanaHaGenerator extends Generator {
     const options = this.options as Record<string, unknown>;
     const stored = this.config.getAll() as Record<string, unknown>;
     const before = Object.keys(stored).length > 0 ? validateStored(stored) : undefined;
-    const { answers, history, warnings } = validateAnswers(this.raw);
+    // An etcd cluster never moves its data: the run keeps the layout the stack has (for one generated
+    // before the layout was recorded, the volume root), for its new members too.
+    const raw = before?.answers.dbMode === 'patroni' ? { ...this.raw, etcdDataDir: before.history.etcdDataDir } : this.raw;
+    const { answers, history, warnings } = validateAnswers(raw);
     const topology = buildTopology(answers, history);
     const files = renderStack(topology);
     const onDisk = (path: string) => readIfExists(this.destinationPath(path));

@@ -32,10 +32,29 @@ export interface EtcdMember {
   initialCluster: string;
 }
 
+/** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
+export const ETCD_DATA_VOLUME = '/var/lib/etcd';
+
+/**
+ * etcd's data directory (ETCD_DATA_DIR) inside that volume. etcd wants it 0700: it creates a missing
+ * one so, and warns on every start about an existing one that is not (the volume root is 0755).
+ * Stacks generated before `etcdDataDir` was recorded keep their data in the volume root, and must:
+ * a member restarted with an empty data dir under its old name cannot rejoin its cluster.
+ */
+export const ETCD_DATA_DIRS = {
+  /** New stacks: a subdirectory etcd creates itself, 0700. */
+  current: `${ETCD_DATA_VOLUME}/data`,
+  /** Stacks generated before the layout was recorded: the volume root. */
+  volumeRoot: ETCD_DATA_VOLUME,
+} as const;
+export type EtcdDataDir = (typeof ETCD_DATA_DIRS)[keyof typeof ETCD_DATA_DIRS];
+
 /** Facts about the stack's past that its answers alone do not tell; kept in `.yo-rc.json`. */
 export interface StackHistory {
   /** etcd members the cluster was bootstrapped with; later members joined a running cluster. */
   etcdFoundingMembers: number;
+  /** The data directory every etcd member of this stack has used from its first start; never moved. */
+  etcdDataDir: EtcdDataDir;
 }
 
 export interface PatroniNode {
@@ -64,7 +83,13 @@ export interface SecretSpec {
 /** Patroni + etcd, with HAProxy in front following the leader through Patroni's REST API. */
 export interface PatroniCluster {
   mode: 'patroni';
-  etcd: { members: EtcdMember[]; image: string };
+  etcd: {
+    members: EtcdMember[];
+    image: string;
+    /** Where each member's named volume is mounted, and etcd's data directory (the same for every member). */
+    dataVolume: string;
+    dataDir: EtcdDataDir;
+  };
   patroni: {
     nodes: PatroniNode[];
     timing: PatroniTiming;
@@ -197,7 +222,8 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
   );
   return {
     mode: 'patroni',
-    etcd: { members: etcdMembers, image: IMAGES.etcd },
+    // A first generation (no history) gets the current layout; an older stack keeps its own, new members too.
+    etcd: { members: etcdMembers, image: IMAGES.etcd, dataVolume: ETCD_DATA_VOLUME, dataDir: history?.etcdDataDir ?? ETCD_DATA_DIRS.current },
     patroni: {
       nodes,
       timing: FAILOVER_PROFILES[answers.failoverProfile],

@@ -76,10 +76,10 @@ function patroniServices(t: Topology, db: PatroniCluster, volumes: Volumes): Ser
     volumes[`${member.name}-data`] = {};
     services[member.name] = {
       image: etcd.image,
-      volumes: [`${member.name}-data:/var/lib/etcd`],
+      volumes: [`${member.name}-data:${etcd.dataVolume}`],
       environment: {
         ETCD_NAME: member.name,
-        ETCD_DATA_DIR: '/var/lib/etcd',
+        ETCD_DATA_DIR: etcd.dataDir,
         ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${member.clientPort}`,
         ETCD_ADVERTISE_CLIENT_URLS: member.clientUrl,
         ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${member.peerPort}`,
