@@ -17,7 +17,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineAnswers, engineUnavailableReason, REPO_ROOT, withEngine } from './engine.js';
 import { acquireLabLock, releaseLabLock } from './lab-lock.js';
-import { sleep, tryRun, waitFor, type RunResult } from './shell.js';
+import { tryRun, waitFor, type RunResult } from './shell.js';
 
 export { REPO_ROOT };
 
@@ -98,15 +98,8 @@ export class StackLab {
 
   /** Builds what compose.yaml builds, checks every other image is local, then `up -d --wait`. */
   static async start(stackDir: string, opts: LabOptions = {}): Promise<StackLab> {
-    const reason = labUnavailableReason();
-    if (reason) throw new Error(reason);
-    if (!opts.lockHeld) await acquireLabLock();
-    const lab = new StackLab(stackDir, opts);
-    registerCleanup(lab);
+    const lab = await StackLab.attach(stackDir, opts);
     try {
-      lab.refresh();
-      removeProject(lab.project); // leftovers of a crashed run (the lock says no live lab owns them)
-      lab.checkImagesPresent();
       const only = opts.only ? lab.services().filter(opts.only) : [];
       await lab.compose(['build', '--quiet', ...only], 600_000);
       if (opts.beforeServices) {
@@ -129,13 +122,18 @@ export class StackLab {
   static async attach(stackDir: string, opts: LabOptions = {}): Promise<StackLab> {
     const reason = labUnavailableReason();
     if (reason) throw new Error(reason);
-    await acquireLabLock();
+    if (!opts.lockHeld) await acquireLabLock();
     const lab = new StackLab(stackDir, opts);
     registerCleanup(lab);
-    lab.refresh();
-    removeProject(lab.project);
-    lab.checkImagesPresent();
-    return lab;
+    try {
+      lab.refresh();
+      removeProject(lab.project); // leftovers of a crashed run (the lock says no live lab owns them)
+      lab.checkImagesPresent();
+      return lab;
+    } catch (error) {
+      lab.destroy();
+      throw error;
+    }
   }
 
   /** Re-reads the stack as Compose resolves it (after the generator rewrote compose.yaml). */
@@ -421,4 +419,3 @@ function registerCleanup(lab: StackLab): void {
   }
 }
 
-export { sleep };
