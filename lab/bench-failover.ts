@@ -1,6 +1,7 @@
 /**
  * Failover benchmark (npm run bench:failover): runs generated stacks on the
- * test engine (started here when it is not running, stopped afterwards) and prints, per failover profile and load balancer, the median of
+ * test engine (started here when it is not running, stopped afterwards) and
+ * prints, per failover profile and load balancer, the median of
  * BENCH_RUNS runs (default 3) of:
  *  - write outage seen through Grafana after the primary is SIGKILLed / stopped,
  *  - acknowledged writes lost (sum over all runs),
@@ -14,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { engineAnswers, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
+import { engineRunning, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { generateStack } from './generate.js';
 import { grafanaReplicaLoss, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
@@ -70,7 +71,7 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
 }
 
 const engineProblem = engineUnavailableReason();
-const startedEngine = !engineProblem && !engineAnswers();
+const startedEngine = !engineProblem && !engineRunning();
 if (startedEngine) startEngine();
 process.on('exit', () => startedEngine && stopEngine());
 const reason = labUnavailableReason();
@@ -107,10 +108,8 @@ const NAMESPACE_LAB: Record<string, string[]> = {
   '… serves again after restart (median)': ['2.1 s', '2.3 s', '2.3 s', '3.7 s'],
 };
 const OLD_CELLS = ['fast / haproxy', 'fast / nginx', 'upstream / haproxy', 'upstream / nginx'];
+const shown = OLD_CELLS.map((c, i) => [c, i] as const).filter(([c]) => columns.some((col) => col.name === c));
 console.log('\nThe same cells on the namespace lab (2026-11-27), for comparison:\n');
-const oldHeader = ['metric', ...OLD_CELLS.filter((c) => columns.some((col) => col.name === c))];
-console.log(`| ${oldHeader.join(' | ')} |`);
-console.log(`| ${oldHeader.map(() => '---').join(' | ')} |`);
-for (const [metric, values] of Object.entries(NAMESPACE_LAB)) {
-  console.log(`| ${[metric, ...OLD_CELLS.map((c, i) => (columns.some((col) => col.name === c) ? values[i] : null)).filter((v) => v !== null)].join(' | ')} |`);
-}
+console.log(`| ${['metric', ...shown.map(([c]) => c)].join(' | ')} |`);
+console.log(`| ${['metric', ...shown].map(() => '---').join(' | ')} |`);
+for (const [metric, values] of Object.entries(NAMESPACE_LAB)) console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);

@@ -6,6 +6,7 @@
 #
 #   bash lab/engine.sh start   start it (no-op when it already answers); prints its PID
 #   bash lab/engine.sh stop    stop the dockerd whose PID is in our pidfile (never by name)
+#   bash lab/engine.sh running exit 0 when it answers on its socket
 #   bash lab/engine.sh env     the variables a shell needs to use it (eval "$(bash lab/engine.sh env)")
 #   bash lab/engine.sh check   exit 0 when the engine can be started here, else say why
 set -euo pipefail
@@ -38,6 +39,7 @@ missing() {
 
 case "${1:-}" in
   env) print_env ;;
+  running) answers ;;
   check)
     why=$(missing)
     [[ -z "$why" ]] || { echo "$why"; exit 1; }
@@ -92,5 +94,5 @@ EOF
     fi
     rm -f "$pidfile"
     ;;
-  *) echo "usage: $0 start|stop|env|check" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|env|check" >&2; exit 2 ;;
 esac

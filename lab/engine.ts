@@ -33,8 +33,8 @@ export function engineUnavailableReason(): string | null {
 }
 
 /** True when the test engine answers on its socket. */
-export function engineAnswers(): boolean {
-  return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env: withEngine(), stdio: 'ignore', timeout: 10_000 }).status === 0;
+export function engineRunning(): boolean {
+  return spawnSync('bash', [ENGINE_SH, 'running'], { stdio: 'ignore', timeout: 15_000 }).status === 0;
 }
 
 /** Starts the engine (no-op when it already answers); returns its PID. */

@@ -2,7 +2,7 @@
  * Running host commands from the lab. Every call is bounded in time, and a
  * failure carries the command and its stderr so a broken step is obvious.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 
 export interface RunResult {
   code: number;
@@ -52,6 +52,25 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/**
+ * Runs one command line with /bin/sh, as a user would paste it (a README or re-run plan command), from
+ * `cwd`; never throws. Output is stdout then stderr interleaved, colours removed; `at` is its start.
+ */
+export function runShell(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, output: output.replace(/\x1b\[[0-9;]*m/g, ''), ms: Date.now() - started, at: started });
+    });
+  });
 }
 
 /** Quotes one word for /bin/sh. */

@@ -2,10 +2,11 @@
  * The stack lab: runs a folder the generator wrote on the real Docker Engine
  * (lab/engine.sh) with `docker compose`, exactly as a user would, and offers
  * the controls a failure test needs. Every control is a Docker command:
- * kill → `docker compose kill -s SIGKILL`, stop/start/restart → the Compose
- * commands (stop_signal and stop_grace_period from compose.yaml), pause,
- * partition → `docker network disconnect`, a crash inside the container → a
- * signal to the container's own process (the restart policy brings it back).
+ * kill → `docker compose kill -s SIGKILL`, stop/start/restart/pause → the
+ * Compose commands (stop_signal and stop_grace_period from compose.yaml), a
+ * crash inside the container → a signal to the container's own process (the
+ * restart policy brings it back), a partition from some peers → packet filter
+ * rules inside the container's own network namespace.
  *
  * The tests reach containers the way the host does: the LB through the port
  * it publishes on the host, every other service at its address on a Compose
@@ -15,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { engineAnswers, engineUnavailableReason, REPO_ROOT, withEngine } from './engine.js';
+import { engineRunning, engineUnavailableReason, REPO_ROOT, withEngine } from './engine.js';
 import { acquireLabLock, releaseLabLock } from './lab-lock.js';
 import { tryRun, waitFor, type RunResult } from './shell.js';
 
@@ -45,7 +46,7 @@ export interface Target {
 export function labUnavailableReason(): string | null {
   const reason = engineUnavailableReason();
   if (reason) return reason;
-  if (!engineAnswers()) return 'the test engine is not running (jest starts it in globalSetup; by hand: bash lab/engine.sh start)';
+  if (!engineRunning()) return 'the test engine is not running (jest starts it in globalSetup; by hand: bash lab/engine.sh start)';
   return null;
 }
 
@@ -85,6 +86,8 @@ export class StackLab {
   private readonly hostnames = new Map<string, string>();
   private readonly log: (line: string) => void;
   private destroyed = false;
+  /** Services with partition() rules in their network namespace, until heal(). */
+  private readonly partitioned = new Set<string>();
   /** Containers the lab attached to this stack's networks (external hosts), removed with it. */
   private readonly extraContainers: string[] = [];
 
@@ -238,10 +241,6 @@ export class StackLab {
     return this.hostnames.get(hostname) ?? hostname;
   }
 
-  async isRunning(service: string): Promise<boolean> {
-    return this.inspect<boolean>(service, '.State.Running').catch(() => false);
-  }
-
   async healthStatus(service: string): Promise<string> {
     return this.inspect<{ Status: string } | null>(service, '.State.Health').then((h) => h?.Status ?? 'none', () => 'missing');
   }
@@ -255,11 +254,6 @@ export class StackLab {
   async kill(service: string): Promise<void> {
     await this.compose(['kill', '-s', 'SIGKILL', service]);
     this.log(`killed ${service}`);
-  }
-
-  /** `docker compose kill -s <sig>`: a signal to the container's main process. */
-  async signal(service: string, sig: string): Promise<void> {
-    await this.compose(['kill', '-s', sig, service]);
   }
 
   /** `docker compose stop`: stop_signal, then SIGKILL after stop_grace_period. */
@@ -297,20 +291,6 @@ export class StackLab {
     return pid;
   }
 
-  /** `docker network disconnect`: cuts the service off one of its networks until reconnect(). */
-  async disconnect(service: string, network: string): Promise<void> {
-    const r = await this.docker(['network', 'disconnect', `${this.project}_${network}`, await this.container(service)]);
-    if (r.code !== 0) throw new Error(`network disconnect: ${r.stderr}`);
-    this.log(`disconnected ${service} from ${network}`);
-  }
-
-  /** Puts the service back on the network under its service name (as Compose attached it). */
-  async reconnect(service: string, network: string): Promise<void> {
-    const r = await this.docker(['network', 'connect', '--alias', service, `${this.project}_${network}`, await this.container(service)]);
-    if (r.code !== 0 && !/already exists/.test(r.stderr)) throw new Error(`network connect: ${r.stderr}`);
-    this.log(`reconnected ${service} to ${network}`);
-  }
-
   /**
    * Cuts the service off from some peers only (both directions), with packet filter rules inside the
    * container's own network namespace (nsenter by its PID; the host's tables are not touched).
@@ -329,7 +309,6 @@ export class StackLab {
     this.log(`partitioned ${service} from ${peers.join(', ')}`);
   }
 
-  private readonly partitioned = new Set<string>();
 
   /** Removes every partition() rule. */
   async heal(): Promise<void> {

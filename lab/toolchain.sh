@@ -61,11 +61,7 @@ echo "toolchain: engine $("$prefix/usr/sbin/dockerd" --version)"
 # 3. The config checkers' tree.
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "toolchain: checkers ready in $root"
-  build_tree=
 else
-  build_tree=1
-fi
-if [[ -n "$build_tree" ]]; then
   mkdir -p "$root"
   if [[ ! -x "$root/usr/bin/apt-get" ]]; then
     # Debian 12's debootstrap has no script named after newer suites; sid's fits them all.
@@ -89,8 +85,8 @@ if [[ -n "$build_tree" ]]; then
 fi
 
 # 4. The stand-in images, in the test engine (started for the build if it is not running, stopped after).
-engine_was_running=
-DOCKER_HOST="unix:///run/ggha-engine/docker.sock" "$prefix/usr/bin/docker" version >/dev/null 2>&1 && engine_was_running=1
-bash "$here/engine.sh" start >/dev/null
-[[ -n "$engine_was_running" ]] || trap 'bash "'"$here"'/engine.sh" stop' EXIT
+if ! bash "$here/engine.sh" running; then
+  bash "$here/engine.sh" start >/dev/null
+  trap 'bash "'"$here"'/engine.sh" stop' EXIT
+fi
 bash "$here/images/build.sh"

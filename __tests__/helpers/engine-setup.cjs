@@ -13,10 +13,7 @@ module.exports = async () => {
     console.warn(`\n!!! ENGINE SUITES WILL BE SKIPPED: ${check.stdout.trim() || check.stderr.trim()}\n`);
     return;
   }
-  const env = execFileSync('bash', [engineSh, 'env'], { encoding: 'utf8' });
-  const dockerHost = /DOCKER_HOST=(\S+)/.exec(env)[1];
-  const running = spawnSync('docker', ['-H', dockerHost, 'version'], { stdio: 'ignore' }).status === 0;
-  if (running) return;
+  if (spawnSync('bash', [engineSh, 'running']).status === 0) return;
   const pid = execFileSync('bash', [engineSh, 'start'], { encoding: 'utf8' }).trim();
   console.log(`\ntest engine started (dockerd pid ${pid})`);
   const stop = () => spawnSync('bash', [engineSh, 'stop'], { stdio: 'inherit' });

@@ -7,13 +7,12 @@
  * stand-in and a request stream through the LB the whole time.
  * Needs root and the engine; skipped loudly otherwise.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { ackedIds, failures, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
 import { haproxyServerStatus, haproxyStats, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
-import { sleep, tryRun, waitFor } from '../../lab/shell.js';
+import { runShell, sleep, tryRun, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
@@ -26,20 +25,7 @@ const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
 jest.setTimeout(900_000);
 
 /** Runs one plan command with /bin/sh from the stack folder, `docker` talking to the test engine. */
-function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = withEngine(), timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, output, ms: Date.now() - started, at: started });
-    });
-  });
-}
+const sh = (command: string, cwd: string) => runShell(command, cwd, withEngine());
 
 for (const loadBalancer of ['haproxy', 'nginx'] as const)
 describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan (${loadBalancer})`, () => {

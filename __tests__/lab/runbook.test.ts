@@ -6,7 +6,6 @@
  * (`grafana-ha` on PATH is this checkout's bin, as `npm link` would put it.)
  * Needs root and the engine; skipped loudly otherwise.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { httpRequest, leaderName, waitClusterSettled } from '../../lab/clients.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, generateStackWith, generatorBin, planCommands } from '../../lab/generate.js';
-import { waitFor } from '../../lab/shell.js';
+import { runShell, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
@@ -57,10 +56,7 @@ describeLab(`the generated README, run as written: ${variant.name}`, () => {
   const bin = mkdtempSync(join(tmpdir(), 'ggha-bin-'));
   symlinkSync(generatorBin(), join(bin, 'grafana-ha'));
   const env = { ...withEngine(), PATH: `${bin}:${withEngine().PATH}` };
-  const sh = (command: string) => {
-    const r = spawnSync('/bin/sh', ['-c', command], { cwd: dir, env, encoding: 'utf8', timeout: 600_000 });
-    return { code: r.status, output: `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '') };
-  };
+  const sh = (command: string) => runShell(command, dir, env, 600_000);
   let lab: StackLab | undefined;
   const ran: string[] = [];
   afterAll(() => {
@@ -97,7 +93,7 @@ describeLab(`the generated README, run as written: ${variant.name}`, () => {
       // The README's precondition for a switchover: a Sync Standby in `patronictl list`.
       if (command.includes('switchover')) await waitClusterSettled(lab, { sync: true });
       const leaderBefore = command.includes('switchover') ? await leaderName(lab) : undefined;
-      const r = sh(command);
+      const r = await sh(command);
       ran.push(`${r.code === 0 ? 'ok' : `exit ${r.code}`}  [${section}] ${command}`);
       expect({ command, code: r.code, output: r.code === 0 ? '' : r.output }).toEqual({ command, code: 0, output: '' });
       if (/^docker compose up -d( --wait)?$/.test(command)) {
@@ -125,7 +121,7 @@ describeLab(`the generated README, run as written: ${variant.name}`, () => {
         // A re-run prints the commands that apply it to the running stack: run those too, in order, as printed.
         const plan = planCommands(r.output);
         for (const step of plan) {
-          const p = sh(step);
+          const p = await sh(step);
           ran.push(`${p.code === 0 ? 'ok' : `exit ${p.code}`}  [plan of: ${command}] ${step}`);
           expect({ step, code: p.code, output: p.code === 0 ? '' : p.output }).toEqual({ step, code: 0, output: '' });
         }
