@@ -3,7 +3,7 @@
  * must be true for the stack it describes (not only what the snapshot happens to contain).
  */
 import { fileURLToPath } from 'node:url';
-import { firstStartCommands } from '../generators/app/plan.js';
+import { firstStartCommands } from '../generators/app/render/index.js';
 import type { Answers } from '../generators/app/questions.js';
 import { filesFor, topologyFor } from './helpers/stack.js';
 

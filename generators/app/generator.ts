@@ -7,9 +7,9 @@
 import Generator from 'yeoman-generator';
 import { constants, existsSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
 import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
-import { describePlan, firstStartCommands, planRerun, type Rerun } from './plan.js';
+import { describePlan, planRerun, type Rerun } from './plan.js';
 import { applies, QUESTIONS, type Answers, type Question } from './questions.js';
-import { renderStack, type GeneratedFile } from './render/index.js';
+import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
 import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE, type SecretWrite } from './secrets.js';
 import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
 

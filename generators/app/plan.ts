@@ -84,8 +84,6 @@ function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
   return settings;
 }
 
-export { firstStartCommands } from './render/index.js';
-
 /** Recreate one service, alone, and wait until it is healthy before the next command. */
 const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;
 
