@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Answers } from '../generators/app/questions.js';
-import { topologyFor, writeStack } from './helpers/stack.js';
+import { filesFor, topologyFor, writeStack } from './helpers/stack.js';
 import { engineUnavailableReason, withEngine } from '../lab/engine.js';
 import { describeWithToolchain, runInToolchain } from './helpers/toolchain.js';
 
@@ -95,6 +95,16 @@ describeWithToolchain('configs checked by the real programs', () => {
       expect(run.status).toBe(0);
     },
   );
+
+  it.each(STACKS.map((raw) => [label(raw), raw]))('every generated shell script of %s parses under dash (/bin/sh of the Debian-based images)', (_l, raw) => {
+    const dir = writeStack(raw);
+    const scripts = Object.keys(filesFor(raw)).filter((p) => p.endsWith('.sh'));
+    expect(scripts.length).toBeGreaterThan(1);
+    for (const script of scripts) {
+      const run = runInToolchain(dir, ['dash', '-n', script]);
+      expect({ script, status: run.status, output: run.output.trim() }).toEqual({ script, status: 0, output: '' });
+    }
+  });
 
   /** Patroni's validator connects to every etcd host: give each name a loopback address with a listener. */
   const etcdStandIns: Server[] = [];

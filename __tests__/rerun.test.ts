@@ -52,7 +52,7 @@ describe('growing a stack', () => {
     expect(services['etcd-5'].environment!.ETCD_INITIAL_CLUSTER.split(',')).toHaveLength(5);
 
     const tree = readTree(first.cwd);
-    expect(tree['grafana/grafana.ini']).toContain('grafana-3:9094');
+    expect(tree['grafana/grafana.ini']).toContain('grafana-3.app:9094');
     expect(tree['db-router/haproxy.cfg']).toContain('server pg-4 pg-4:5432');
     expect(tree['lb/haproxy.cfg']).toContain('server grafana-3 grafana-3:3000');
     expect(tree['patroni/pg-1.yml']).toContain('etcd-5:2379');
@@ -96,7 +96,7 @@ describe('the plan printed before writing', () => {
     return buildTopology(answers, founders ? { ...history, etcdFoundingMembers: founders } : history);
   };
 
-  it('orders the commands: etcd one member at a time, then PostgreSQL, the router, Grafana, the load balancer', () => {
+  it('orders the commands: etcd one member at a time, then PostgreSQL, the router, new Grafana replicas, the load balancer, the old replicas out of rotation one at a time', () => {
     const before = topology({});
     const after = topology({ grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3);
     const plan = planChange(before, after, ['compose.yaml', 'grafana/grafana.ini', 'db-router/haproxy.cfg', 'lb/haproxy.cfg', 'patroni/pg-1.yml']);
@@ -110,19 +110,24 @@ describe('the plan printed before writing', () => {
       'docker compose kill -s USR2 db-router',
       'docker compose up -d --no-deps --wait grafana-3',
       'docker compose kill -s USR2 lb',
+      './scripts/lb-rotation.sh out grafana-1',
       'docker compose up -d --no-deps --force-recreate --wait grafana-1',
+      './scripts/lb-rotation.sh in grafana-1',
+      './scripts/lb-rotation.sh out grafana-2',
       'docker compose up -d --no-deps --force-recreate --wait grafana-2',
+      './scripts/lb-rotation.sh in grafana-2',
     ]);
   });
 
-  it('reloads nginx, then removes Grafana replicas only after the load balancer stopped using them', () => {
+  it('reloads nginx first, then removes Grafana replicas only after the load balancer stopped using them', () => {
     const plan = planChange(topology({ loadBalancer: 'nginx', grafanaReplicas: 3 }), topology({ loadBalancer: 'nginx' }), [
       'grafana/grafana.ini',
       'lb/nginx.conf',
     ]);
     expect(plan.removed).toEqual(['grafana-3']);
     // `docker compose rm` no longer knows a service that left compose.yaml: --remove-orphans does.
-    expect(plan.commands.slice(-2)).toEqual(['docker compose exec lb nginx -s reload', 'docker compose up -d --no-recreate --remove-orphans']);
+    expect(plan.commands[0]).toBe('docker compose exec lb nginx -s reload');
+    expect(plan.commands.at(-1)).toBe('docker compose up -d --no-recreate --remove-orphans');
   });
 
   it('a forced switch of database mode prints no command that would start Grafana before the data is restored', () => {
@@ -131,25 +136,30 @@ describe('the plan printed before writing', () => {
     expect(plan.notes.join('\n')).toMatch(/do not start the whole stack yet.*restore.*README\.md/);
   });
 
-  it('rolls out a changed service definition one replica at a time, and only that', () => {
-    const plan = planChange(topology({}), topology({ grafanaVersion: '13.2.4' }), ['compose.yaml']);
-    expect(plan.commands).toEqual([
+  it('rolls out a changed service definition one replica at a time, each out of the rotation while it restarts, and only that', () => {
+    for (const loadBalancer of ['haproxy', 'nginx'] as const) {
+      const plan = planChange(topology({ loadBalancer }), topology({ loadBalancer, grafanaVersion: '13.2.4' }), ['compose.yaml']);
+      expect(plan.commands).toEqual([
+        './scripts/lb-rotation.sh out grafana-1',
+        'docker compose up -d --no-deps --force-recreate --wait grafana-1',
+        './scripts/lb-rotation.sh in grafana-1',
+        './scripts/lb-rotation.sh out grafana-2',
+        'docker compose up -d --no-deps --force-recreate --wait grafana-2',
+        './scripts/lb-rotation.sh in grafana-2',
+      ]);
+    }
+    // A lone replica has no other to serve while it is out: it is simply recreated.
+    expect(planChange(topology({ grafanaReplicas: 1 }), topology({ grafanaReplicas: 1, grafanaVersion: '13.2.4' }), ['compose.yaml']).commands).toEqual([
       'docker compose up -d --no-deps --force-recreate --wait grafana-1',
-      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
     ]);
-    // nginx (passive checks): the next replica goes down only after fail_timeout.
-    expect(planChange(topology({ loadBalancer: 'nginx' }), topology({ loadBalancer: 'nginx', grafanaVersion: '13.2.4' }), ['compose.yaml']).commands).toEqual([
-      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
-      'sleep 5',
-      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
-    ]);
+    // A new load balancer (here a new published port) is up before any replica leaves its rotation.
     const port = planChange(topology({}), topology({ httpPort: 9090 }), ['compose.yaml', 'grafana/grafana.ini']);
-    expect(port.commands.at(-1)).toBe('docker compose up -d --no-deps --force-recreate lb');
+    expect(port.commands[0]).toBe('docker compose up -d --no-deps --force-recreate --wait lb');
   });
 
   it('recreates the load balancer, without reloading the old one, when its kind changes', () => {
     const plan = planChange(topology({}), topology({ loadBalancer: 'nginx' }), ['compose.yaml', 'lb/nginx.conf', 'lb/haproxy.cfg']);
-    expect(plan.commands).toEqual(['docker compose up -d --no-deps --force-recreate lb']);
+    expect(plan.commands).toEqual(['docker compose up -d --no-deps --force-recreate --wait lb']);
   });
 
   it('prints every patronictl command plainly, without -c (the image sets PATRONICTL_CONFIG_FILE)', () => {
@@ -219,7 +229,7 @@ describe('secrets and edits', () => {
     expect(result.askedQuestions.map((q) => q.name)).toEqual(['action']);
     expect(readFileSync(lbConfig, 'utf8')).toContain('# tuned by hand');
     expect(readFileSync(lbConfig, 'utf8')).not.toContain('grafana-3');
-    expect(readFileSync(join(first.cwd, 'grafana/grafana.ini'), 'utf8')).toContain('grafana-3:9094');
+    expect(readFileSync(join(first.cwd, 'grafana/grafana.ini'), 'utf8')).toContain('grafana-3.app:9094');
   });
 });
 

@@ -72,10 +72,10 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     const publishing = Object.entries(compose.services).filter(([, s]) => s.ports).map(([name]) => name);
     expect(publishing).toEqual([t.loadBalancer.name]);
     expect(Object.keys(compose.networks)).toEqual(
-      { patroni: ['edge', 'app', 'db'], single: ['edge', 'app'], external: ['edge'] }[t.database.mode],
+      { patroni: ['edge', 'app', 'db'], single: ['edge', 'app'], external: ['edge', 'app'] }[t.database.mode],
     );
     for (const [name, network] of Object.entries(compose.networks)) expect({ name, internal: network.internal ?? false }).toEqual({ name, internal: name !== 'edge' });
-    for (const replica of t.grafana.replicas) expect(compose.services[replica.name].networks).not.toContain('db');
+    for (const replica of t.grafana.replicas) expect(Object.keys(compose.services[replica.name].networks)).toEqual(['edge', 'app']);
   });
 
   it('gives every service a healthcheck, and every dependency a condition on an existing service', () => {
@@ -160,7 +160,11 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     expect(ini.database).toMatchObject({ type: 'postgres', host: endpoint, name: 'grafana', user: 'grafana', ssl_mode: sslMode });
     expect(ini.database.password).toBe('$__file{/run/secrets/grafana-db-password}');
     expect(Number(ini.database.locking_attempt_timeout_sec)).toBeGreaterThanOrEqual(60);
-    expect(ini.unified_alerting.ha_peers.split(',')).toEqual(t.grafana.replicas.map((r) => `${r.name}:9094`));
+    // Peers by their names on the internal `app` network only; the replica's own addresses (IPs,
+    // which Grafana requires) come from the wrapper it starts through, never from grafana.ini.
+    expect(ini.unified_alerting.ha_peers.split(',')).toEqual(t.grafana.replicas.map((r) => `${r.name}.app:9094`));
+    expect(ini.unified_alerting.ha_listen_address).toBeUndefined();
+    expect(ini.unified_alerting.ha_advertise_address).toBeUndefined();
     for (const replica of t.grafana.replicas) {
       expect(compose.services[replica.name].secrets).toEqual(
         expect.arrayContaining(['grafana-db-password', 'grafana-secret-key', 'grafana-admin-password']),
@@ -217,7 +221,20 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   it('routes Grafana through the chosen load balancer to every replica', () => {
     const lbFile = raw.loadBalancer === 'nginx' ? files['lb/nginx.conf'] : files['lb/haproxy.cfg'];
     for (const replica of t.grafana.replicas) expect(lbFile).toContain(`${replica.name}:3000`);
-    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout non_idempotent;/ : /option httpchk/);
+    expect(lbFile).toMatch(raw.loadBalancer === 'nginx' ? /proxy_next_upstream error timeout;/ : /option httpchk/);
+  });
+
+  it('starts each Grafana replica through the gossip-address wrapper, which knows its name on `app`', () => {
+    for (const replica of t.grafana.replicas) {
+      const service = compose.services[replica.name];
+      expect(service.entrypoint).toEqual(['/bin/sh', '/etc/grafana/gossip-address.sh']);
+      expect(service.environment).toEqual({ GOSSIP_HOST: `${replica.name}.app` });
+      expect(service.networks.app).toEqual({ aliases: [`${replica.name}.app`] });
+      expect(service.volumes).toContain('./grafana/gossip-address.sh:/etc/grafana/gossip-address.sh:ro');
+    }
+    const wrapper = files['grafana/gossip-address.sh'];
+    expect(wrapper).toMatch(/^export GF_UNIFIED_ALERTING_HA_ADVERTISE_ADDRESS="\$address:9094"$/m);
+    expect(wrapper).toMatch(/^exec \/run\.sh "\$@"$/m);
   });
 });
 
@@ -249,8 +266,10 @@ it('nginx sends Host and X-Forwarded-* from every location (Grafana checks Origi
     expect(body).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
     expect(body).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
   }
-  // Only failures to reach a replica are retried, not Grafana's own 502/504 answers.
-  expect(conf).toMatch(/^\s*proxy_next_upstream error timeout non_idempotent;$/m);
+  // Only failures to reach a replica are retried, not Grafana's own 502/504 answers, and never a
+  // request already sent (non_idempotent would replay a POST the dying replica may have applied).
+  expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;$/m);
+  expect(conf).not.toMatch(/^\s*proxy_next_upstream .*non_idempotent/m);
 });
 
 it('writes the same root_url everywhere it is configured, for a custom public URL', () => {

@@ -4,6 +4,7 @@
  * requests, PostgreSQL queries, Patroni's REST API, and bounded load loops
  * (a writer through Grafana and a reader).
  */
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import pg from 'pg';
 import type { StackLab, Target } from './stack-lab.js';
@@ -17,10 +18,10 @@ export interface HttpResult {
   ms: number;
 }
 
-export function httpRequest(target: Target, method: string, path: string, timeoutMs = 5000): Promise<HttpResult> {
+export function httpRequest(target: Target, method: string, path: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<HttpResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = request({ host: target.host, port: target.port, method, path, headers: { host: 'localhost', connection: 'close' }, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ host: target.host, port: target.port, method, path, headers: { host: 'localhost', connection: 'close', ...headers }, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
@@ -109,7 +110,9 @@ export interface LoopResult {
 /**
  * A bounded request loop against the load balancer: one request at a time,
  * `pauseMs` apart, until stop() or `maxMs`. POST /api/standin/writes makes it
- * a writer (each ok event carries the acknowledged id).
+ * a writer (each ok event carries the acknowledged id). Every request carries
+ * a fresh X-Request-Key: a row written twice under one key is a request the
+ * load balancer replayed (duplicateWrites).
  */
 export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number }) {
   const lb = lab.published();
@@ -120,7 +123,7 @@ export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: s
     while (!stopped && Date.now() - startedAt < opts.maxMs) {
       const t = Date.now() - startedAt;
       try {
-        const r = await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000);
+        const r = await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000, { 'x-request-key': randomUUID() });
         const ok = r.status === 200;
         const instance = r.instance ? await lab.serviceOfHostname(r.instance) : null;
         events.push({ t, ok, status: r.status, ms: r.ms, instance, id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined, error: ok ? undefined : r.body.slice(0, 200) });
@@ -158,3 +161,10 @@ export function outageAround(result: LoopResult, atMs: number): number {
 
 export const ackedIds = (r: LoopResult) => r.events.filter((e) => e.ok && e.id !== undefined).map((e) => e.id!);
 export const failures = (r: LoopResult) => r.events.filter((e) => !e.ok);
+
+/** Request keys the Grafana stand-ins wrote more than once (each one a replayed request), asked through the LB. */
+export async function duplicateWrites(lab: StackLab): Promise<string[]> {
+  const r = await httpRequest(lab.published(), 'GET', '/api/standin/duplicates');
+  if (r.status !== 200) throw new Error(`GET /api/standin/duplicates answered ${r.status}: ${r.body}`);
+  return JSON.parse(r.body).keys;
+}

@@ -10,16 +10,26 @@
  *  - GET /api/health: SELECT 1 through that pool, result cached 5 s; 200
  *    {"database":"ok"} or 503 {"database":"failing"} (Grafana's semantics);
  *  - GET /healthz: 200 while the web server is up;
- *  - POST /api/standin/writes: inserts a row and answers with its id only
- *    after COMMIT; GET /api/standin/writes lists the ids;
- *  - GET /api/standin/ping: answers without touching the database.
+ *  - POST /api/standin/writes: inserts a row (with the client's X-Request-Key, so a request the
+ *    load balancer replayed shows up twice) and answers with its id only after COMMIT;
+ *    `?hold_ms=N` waits N ms between COMMIT and the answer, like a slow save, so a test can kill
+ *    the replica while a committed request is still unanswered;
+ *    GET /api/standin/writes lists the ids (`?key=K`: only K's rows, with the instance that wrote each);
+ *    GET /api/standin/duplicates lists the request keys written more than once;
+ *  - GET /api/standin/ping: answers without touching the database;
+ *  - `[unified_alerting]` gossip like Grafana's memberlist: with `ha_peers` set it binds TCP and
+ *    UDP on `ha_listen_address` and refuses to start when `ha_advertise_address` is not an IP
+ *    (grafana/grafana#45060); with no advertise address and a wildcard listen address it picks
+ *    the first private IPv4 of its interfaces, as memberlist does. GET /api/standin/gossip shows both.
  * Every answer carries `X-Standin-Instance: <hostname>`.
  *
  * Usage: node grafana-standin.js /etc/grafana/grafana.ini
  */
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
+import { createServer as createTcpServer, isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import pg from 'pg';
 
 type Ini = Record<string, Record<string, string>>;
@@ -30,6 +40,13 @@ export function expandValue(value: string, readFile: (p: string) => string = (p)
     .replace(/\$__file\{([^}]*)\}/g, (_, p: string) => readFile(p.trim()).trim())
     .replace(/\$__env\{([^}]*)\}/g, (_, n: string) => process.env[n.trim()] ?? '');
 }
+
+/**
+ * Sections of Grafana's defaults.ini the stand-in reads. Grafana applies GF_<SECTION>_<KEY> to the
+ * sections it knows (defaults.ini and grafana.ini), so `GF_UNIFIED_ALERTING_HA_LISTEN_ADDRESS` is
+ * `[unified_alerting] ha_listen_address` even when grafana.ini has no such section.
+ */
+const KNOWN_SECTIONS = ['server', 'database', 'unified_alerting', 'security', 'remote_cache', 'live'];
 
 /** Parses grafana.ini and applies GF_<SECTION>_<KEY> environment overrides. */
 export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini {
@@ -48,10 +65,13 @@ export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini 
     if (eq < 0) continue;
     (ini[section] ??= {})[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
   }
+  // Longest section first: GF_UNIFIED_ALERTING_X is [unified_alerting] x.
+  const sections = [...new Set([...KNOWN_SECTIONS, ...Object.keys(ini)])].sort((a, b) => b.length - a.length);
   for (const [k, v] of Object.entries(env)) {
-    const m = /^GF_([A-Z0-9]+)_(.+)$/.exec(k);
-    if (!m || v === undefined || k.endsWith('__FILE')) continue;
-    (ini[m[1].toLowerCase()] ??= {})[m[2].toLowerCase()] = v;
+    if (!k.startsWith('GF_') || v === undefined || k.endsWith('__FILE')) continue;
+    const section = sections.find((s) => k.startsWith(`GF_${s.toUpperCase().replace(/[.-]/g, '_')}_`));
+    if (!section) continue;
+    (ini[section] ??= {})[k.slice(`GF_${section}_`.length).toLowerCase()] = v;
   }
   return ini;
 }
@@ -67,6 +87,31 @@ export function sslOptions(mode: string, caCertPath: string, readFile: (p: strin
   if (mode !== 'verify-ca' && mode !== 'verify-full') throw new Error(`ssl_mode ${mode} is not one Grafana knows`);
   const ca = caCertPath ? readFile(caCertPath) : undefined;
   return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+}
+
+/**
+ * What memberlist would bind and advertise for `[unified_alerting]`, or an error Grafana fails to
+ * start with. `interfaces`: this host's IPv4 addresses, in the kernel's order.
+ */
+export function gossipAddresses(alerting: Record<string, string>, interfaces: string[]): { listen: string; advertise: string; port: number } | { error: string } | null {
+  if (!(alerting.ha_peers ?? '').trim()) return null;
+  const [listenHost, listenPort] = splitHostPort(alerting.ha_listen_address || '0.0.0.0:9094');
+  if (!isIP(listenHost)) return { error: `Failed to parse listen address "${listenHost}"` };
+  const advertiseSetting = alerting.ha_advertise_address ?? '';
+  if (advertiseSetting) {
+    const [host, port] = splitHostPort(advertiseSetting);
+    if (!isIP(host)) return { error: `unable to initialize gossip mesh: create memberlist: Failed to get final advertise address: Failed to parse advertise address "${host}"` };
+    return { listen: listenHost, advertise: host, port: port || listenPort };
+  }
+  if (listenHost !== '0.0.0.0') return { listen: listenHost, advertise: listenHost, port: listenPort };
+  const privateIp = interfaces.find((a) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(a));
+  if (!privateIp) return { error: 'create memberlist: Failed to get final advertise address: No private IP address found, and explicit IP not provided' };
+  return { listen: listenHost, advertise: privateIp, port: listenPort };
+}
+
+function splitHostPort(value: string): [string, number] {
+  const i = value.lastIndexOf(':');
+  return i < 0 ? [value, 0] : [value.slice(0, i).replace(/^\[|\]$/g, ''), Number(value.slice(i + 1))];
 }
 
 const HEALTH_CACHE_MS = 5000; // Grafana caches the /api/health database check for 5 s.
@@ -115,7 +160,9 @@ function main(): void {
   };
 
   const server = createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const path = url.pathname;
+    const query = url.searchParams;
     try {
       if (path === '/healthz') return send(res, 200, 'Ok');
       if (path === '/api/health') {
@@ -123,15 +170,26 @@ function main(): void {
         return send(res, ok ? 200 : 503, { database: ok ? 'ok' : 'failing', version: 'stand-in' });
       }
       if (path === '/api/standin/ping') return send(res, 200, { instance });
+      if (path === '/api/standin/gossip') return send(res, 200, gossip);
       if (path === '/api/standin/writes' && req.method === 'POST') {
         // Autocommit: the id is returned only once COMMIT has succeeded (and, in
         // synchronous mode, once the sync standby has confirmed it).
-        const r = await pool.query('INSERT INTO standin_writes (instance) VALUES ($1) RETURNING id', [instance]);
+        const key = req.headers['x-request-key'] ?? null;
+        const r = await pool.query('INSERT INTO standin_writes (instance, request_key) VALUES ($1, $2) RETURNING id', [instance, key]);
+        const holdMs = Math.min(Number(query.get('hold_ms') ?? 0) || 0, 30_000);
+        if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
         return send(res, 200, { id: Number(r.rows[0].id), instance });
       }
       if (path === '/api/standin/writes') {
-        const r = await pool.query('SELECT id FROM standin_writes ORDER BY id');
-        return send(res, 200, { ids: r.rows.map((x) => Number(x.id)) });
+        const key = query.get('key');
+        const r = key
+          ? await pool.query('SELECT id, instance FROM standin_writes WHERE request_key = $1 ORDER BY id', [key])
+          : await pool.query('SELECT id, instance FROM standin_writes ORDER BY id');
+        return send(res, 200, { ids: r.rows.map((x) => Number(x.id)), ...(key ? { instances: r.rows.map((x) => x.instance) } : {}) });
+      }
+      if (path === '/api/standin/duplicates') {
+        const r = await pool.query('SELECT request_key FROM standin_writes WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1');
+        return send(res, 200, { keys: r.rows.map((x) => x.request_key) });
       }
       return send(res, 404, { message: 'not found' });
     } catch (e) {
@@ -149,7 +207,9 @@ function main(): void {
         if (client instanceof Error) throw client;
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock(4711)');
-        await client.query('CREATE TABLE IF NOT EXISTS standin_writes (id bigserial PRIMARY KEY, instance text, at timestamptz DEFAULT now())');
+        await client.query('CREATE TABLE IF NOT EXISTS standin_writes (id bigserial PRIMARY KEY, instance text, request_key text, at timestamptz DEFAULT now())');
+        // Tables made by an older stand-in (a restored dump) lack the key.
+        await client.query('ALTER TABLE standin_writes ADD COLUMN IF NOT EXISTS request_key text');
         await client.query('COMMIT');
         return;
       } catch (e) {
@@ -160,6 +220,20 @@ function main(): void {
         if (!(client instanceof Error)) client.release();
       }
     }
+  }
+
+  // Alerting gossip starts before the web server, and its failure stops Grafana from starting.
+  const ipv4 = Object.values(networkInterfaces()).flat().filter((a) => a && a.family === 'IPv4' && !a.internal).map((a) => a!.address);
+  const gossipSettings = Object.fromEntries(Object.entries(ini.unified_alerting ?? {}).map(([k, v]) => [k, expandValue(v)]));
+  const gossip = gossipAddresses(gossipSettings, ipv4);
+  if (gossip && 'error' in gossip) {
+    log(`Failed to start grafana. error: ${gossip.error}`);
+    process.exit(1);
+  }
+  if (gossip) {
+    createTcpServer((socket) => socket.end()).listen(gossip.port, gossip.listen);
+    createSocket('udp4').bind(gossip.port, gossip.listen);
+    log(`alerting gossip on ${gossip.listen}:${gossip.port}, advertised as ${gossip.advertise}:${gossip.port}`);
   }
 
   const port = Number(get(ini.server ?? {}, 'http_port', '3000'));

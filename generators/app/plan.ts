@@ -4,9 +4,9 @@
  * that apply the rest without downtime. Pure: compares two topologies.
  */
 import type { Answers } from './questions.js';
-import { ETCD_ADD_MEMBER_SCRIPT } from './render/paths.js';
+import { ETCD_ADD_MEMBER_SCRIPT, LB_ROTATION_SCRIPT } from './render/paths.js';
 import { composeObject } from './render/compose.js';
-import { NGINX_PASSIVE_CHECK, renderStack, type GeneratedFile } from './render/index.js';
+import { renderStack, type GeneratedFile } from './render/index.js';
 import { serviceNames, type PatroniCluster, type Topology } from './topology.js';
 
 export interface ChangePlan {
@@ -162,29 +162,26 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
     plan.commands.push(recreate(db.server.name));
   }
 
-  // 4-5. Grafana and the load balancer. New replicas start (and are healthy) first. Old ones are
-  //      recreated one by one when their definition or grafana.ini (e.g. new alerting peers)
-  //      changed, while the load balancer knows the most replicas: when growing, it reloads before
-  //      (the stack lab saw nginx answer 502 when the two old replicas were recreated back to back
-  //      behind a two-server upstream: passive checks keep the first one out for fail_timeout);
-  //      when shrinking, after (it stops using the removed replicas before they go away).
+  // 4-5. Grafana and the load balancer. New replicas start (and are healthy) first; then the load
+  //      balancer takes its new configuration (it uses the new replicas, stops using removed ones,
+  //      which still run until step 6, and gains what the rotation script needs); then the old
+  //      replicas are recreated one by one when their definition or grafana.ini (e.g. new alerting
+  //      peers) changed.
   const newReplicas = after.grafana.replicas.filter((r) => change.isNew(r.name)).map((r) => r.name);
   if (newReplicas.length > 0) plan.commands.push(`docker compose up -d --no-deps --wait ${newReplicas.join(' ')}`);
+  // Each one leaves the load balancer's rotation first, so that no request meets it while it stops
+  // (nginx does not replay a request it has sent: the replica may have applied it), and comes back
+  // once healthy. A lone replica has no other to take its requests: it is simply recreated.
+  const lb = after.loadBalancer;
+  const rotates = after.grafana.replicas.length > 1;
   const recreates = after.grafana.replicas
     .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged('grafana/grafana.ini')))
-    .map((r) => recreate(r.name));
-  const lb = after.loadBalancer;
-  // nginx's passive checks keep a replica that failed (while it was recreated) out of service for
-  // fail_timeout, even once it is back: wait that long before taking the next one down (the stack
-  // lab saw 502s for ~0.2 s when two replicas were recreated back to back).
-  const pause = `sleep ${parseInt(NGINX_PASSIVE_CHECK.failTimeout, 10)}`;
-  const paced = lb.kind === 'nginx' ? recreates.flatMap((c, i) => (i < recreates.length - 1 ? [c, pause] : [c])) : recreates;
+    .flatMap((r) => (rotates ? [`${LB_ROTATION_SCRIPT} out ${r.name}`, recreate(r.name), `${LB_ROTATION_SCRIPT} in ${r.name}`] : [recreate(r.name)]));
   const lbCommands: string[] = [];
-  if (change.redefined(lb.name)) lbCommands.push(`docker compose up -d --no-deps --force-recreate ${lb.name}`);
+  if (change.redefined(lb.name)) lbCommands.push(recreate(lb.name));
   else if (change.fileChanged('lb/haproxy.cfg')) lbCommands.push(`docker compose kill -s USR2 ${lb.name}`);
   else if (change.fileChanged('lb/nginx.conf')) lbCommands.push(`docker compose exec ${lb.name} nginx -s reload`);
-  const reloadFirst = newReplicas.length > 0 && !change.redefined(lb.name);
-  plan.commands.push(...(reloadFirst ? [...lbCommands, ...paced] : [...paced, ...lbCommands]));
+  plan.commands.push(...lbCommands, ...recreates);
 
   // 6. Last, the containers of services no longer in compose.yaml (`docker compose rm` no longer knows them).
   if (removed.length > 0) plan.commands.push('docker compose up -d --no-recreate --remove-orphans');

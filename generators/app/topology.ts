@@ -9,9 +9,9 @@ import type { Answers, DbMode, LoadBalancerKind, SslMode } from './questions.js'
 
 /** Networks: only `edge` reaches the host (and the outside); `app` and `db` are internal. */
 export const NETWORKS = {
-  /** Load balancer ↔ Grafana replicas (and Grafana's alerting gossip). */
+  /** Load balancer ↔ Grafana replicas; the way out to an external database. */
   edge: 'edge',
-  /** Grafana replicas ↔ the database router. */
+  /** Grafana's alerting gossip between the replicas; Grafana replicas ↔ the database router or server. */
   app: 'app',
   /** Database router ↔ Patroni nodes ↔ etcd. */
   db: 'db',
@@ -70,6 +70,8 @@ export interface GrafanaReplica {
   httpPort: number;
   /** Unified alerting memberlist gossip (TCP and UDP). */
   gossipPort: number;
+  /** This replica's name on the `app` network only, so that gossip never goes over `edge`. */
+  gossipHost: string;
 }
 
 export interface SecretSpec {
@@ -296,7 +298,7 @@ function secretsFor(mode: DbMode): Partial<Record<SecretKey, SecretSpec>> {
 export function buildTopology(answers: Answers, history?: StackHistory): Topology {
   const database = databaseTopology(answers, history);
   const replicas = range(answers.grafanaReplicas).map(
-    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094 }),
+    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094, gossipHost: `grafana-${i}.${NETWORKS.app}` }),
   );
   return {
     project: answers.projectName,

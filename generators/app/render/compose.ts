@@ -13,6 +13,8 @@ import {
 } from '../topology.js';
 import {
   GRAFANA_DB_CA_IN_CONTAINER,
+  GRAFANA_GOSSIP_WRAPPER,
+  GRAFANA_GOSSIP_WRAPPER_IN_CONTAINER,
   GRAFANA_INI_IN_CONTAINER,
   HAPROXY_CFG_IN_CONTAINER,
   NGINX_CONF_IN_CONTAINER,
@@ -185,8 +187,8 @@ export function composeObject(t: Topology) {
       : database.mode === 'single'
         ? singlePostgresService(t, database, volumes)
         : {};
-  // An external database is reached through `edge`, the one network with a way out.
-  const grafanaNetworks = database.mode === 'external' ? [NETWORKS.edge] : [NETWORKS.edge, NETWORKS.app];
+  // An external database is reached through `edge`, the one network with a way out; the alerting
+  // gossip stays on the internal `app`, where each replica has a name of its own.
   const caCert = grafana.database.caCert;
 
   for (const replica of grafana.replicas) {
@@ -197,10 +199,13 @@ export function composeObject(t: Topology) {
       volumes: [
         `${replica.name}-data:/var/lib/grafana`,
         `./grafana/grafana.ini:${GRAFANA_INI_IN_CONTAINER}:ro`,
+        `./${GRAFANA_GOSSIP_WRAPPER}:${GRAFANA_GOSSIP_WRAPPER_IN_CONTAINER}:ro`,
         ...(caCert ? [`./${caCert.file}:${GRAFANA_DB_CA_IN_CONTAINER}:ro`] : []),
       ],
       secrets: uses(secrets.grafanaDb, secrets.grafanaSecretKey, secrets.grafanaAdmin),
-      networks: grafanaNetworks,
+      environment: { GOSSIP_HOST: replica.gossipHost },
+      networks: { [NETWORKS.edge]: {}, [NETWORKS.app]: { aliases: [replica.gossipHost] } },
+      entrypoint: ['/bin/sh', GRAFANA_GOSSIP_WRAPPER_IN_CONTAINER],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${replica.httpPort}/api/health`], '120s'),
       ...hardening(),
@@ -227,7 +232,7 @@ export function composeObject(t: Topology) {
   };
 
   const networks: Record<string, { internal?: boolean }> = { [NETWORKS.edge]: {} };
-  if (database.mode !== 'external') networks[NETWORKS.app] = { internal: true };
+  networks[NETWORKS.app] = { internal: true };
   if (database.mode === 'patroni') networks[NETWORKS.db] = { internal: true };
 
   return {

@@ -14,7 +14,6 @@ export const GRAFANA_MIGRATION_LOCK_WAIT_S = 120;
 export function grafanaIniObject(t: Topology) {
   const { grafana, secrets } = t;
   const db = grafana.database;
-  const gossipPort = grafana.replicas[0].gossipPort;
   return {
     server: {
       http_port: grafana.replicas[0].httpPort,
@@ -52,8 +51,10 @@ export function grafanaIniObject(t: Topology) {
     unified_alerting: {
       enabled: true,
       // Without gossip every replica would send every notification (grafana/grafana#53990).
-      ha_peers: grafana.replicas.map((r) => `${r.name}:${r.gossipPort}`).join(','),
-      ha_listen_address: `0.0.0.0:${gossipPort}`,
+      // Each peer by its name on `app` alone. Its own listen and advertise addresses must be IPs
+      // (a name stops Grafana from starting, grafana/grafana#45060), known only once the container
+      // runs: the entrypoint wrapper sets GF_UNIFIED_ALERTING_HA_{LISTEN,ADVERTISE}_ADDRESS.
+      ha_peers: grafana.replicas.map((r) => `${r.gossipHost}:${r.gossipPort}`).join(','),
       ha_peer_timeout: '15s',
     },
     analytics: {

@@ -5,12 +5,16 @@
 import { patroniAptPackage } from '../catalog.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import type { SslMode } from '../questions.js';
-import { SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
+import { NETWORKS, SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
 import { buildsImages, renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S, renderGrafanaIni } from './grafana-ini.js';
 import { PATRONI_USERS, POST_BOOTSTRAP_IN_CONTAINER, renderPatroniConfig } from './patroni.js';
 import {
   ETCD_ADD_MEMBER_SCRIPT,
+  GRAFANA_GOSSIP_WRAPPER,
+  GRAFANA_IMAGE_ENTRYPOINT,
+  HAPROXY_RUNTIME_API_PORT,
+  LB_ROTATION_SCRIPT,
   PATRONICTL_IN_IMAGE,
   PATRONI_CONFIG_IN_CONTAINER,
   PATRONI_INIT_SQL,
@@ -152,7 +156,6 @@ function readmeFacts(t: Topology) {
     lbProduct: t.loadBalancer.kind === 'haproxy' ? 'HAProxy' : 'nginx',
     /** What the load balancer answers while no replica can take a request. */
     lbNoReplicaStatus: t.loadBalancer.kind === 'haproxy' ? 503 : 502,
-    grafanaNetworks: runsPostgres ? '`edge`, `app` networks' : '`edge` network',
     buildsImages: buildsImages(t),
     etcdSinglePoint: db.mode === 'patroni' && db.etcd.members.length === 1,
     refusedChanges: runsPostgres ? 'the project name, the PostgreSQL major version or the database mode' : 'the project name or the database mode',
@@ -162,29 +165,62 @@ function readmeFacts(t: Topology) {
   };
 }
 
+/** The load balancer's configuration, and the script that takes a replica out of its rotation. */
+function loadBalancerFiles(t: Topology): GeneratedFile[] {
+  const { grafana, loadBalancer } = t;
+  const replicas = grafana.replicas.map((r) => r.name);
+  const rotation = (template: string, extra: Record<string, unknown>): GeneratedFile => ({
+    path: LB_ROTATION_SCRIPT.slice(2),
+    mode: 0o755,
+    contents: renderTemplate(template, { script: LB_ROTATION_SCRIPT, replicas, lb: loadBalancer.name, ...extra }),
+  });
+  if (loadBalancer.kind === 'haproxy') {
+    const backend = 'grafana';
+    return [
+      {
+        path: 'lb/haproxy.cfg',
+        contents: renderTemplate('lb/haproxy.cfg', {
+          replicas: grafana.replicas,
+          listenPort: loadBalancer.listenPort,
+          statusPort: loadBalancer.statusPort,
+          runtimeApiPort: HAPROXY_RUNTIME_API_PORT,
+          rotationScript: LB_ROTATION_SCRIPT,
+          backend,
+        }),
+      },
+      rotation('lb/rotation-haproxy.sh', { runtimeApiPort: HAPROXY_RUNTIME_API_PORT, backend }),
+    ];
+  }
+  return [
+    {
+      path: 'lb/nginx.conf',
+      contents: renderTemplate('lb/nginx.conf', {
+        replicas: grafana.replicas,
+        listenPort: loadBalancer.listenPort,
+        statusPort: loadBalancer.statusPort,
+        rotationScript: LB_ROTATION_SCRIPT,
+        ...NGINX_PASSIVE_CHECK,
+      }),
+    },
+    rotation('lb/rotation-nginx.sh', { config: 'lb/nginx.conf' }),
+  ];
+}
+
 export function renderStack(t: Topology): GeneratedFile[] {
-  const { grafana, loadBalancer, secrets } = t;
+  const { secrets } = t;
   return [
     { path: 'compose.yaml', contents: renderCompose(t) },
     { path: 'grafana/grafana.ini', contents: renderGrafanaIni(t) },
-    loadBalancer.kind === 'haproxy'
-      ? {
-          path: 'lb/haproxy.cfg',
-          contents: renderTemplate('lb/haproxy.cfg', {
-            replicas: grafana.replicas,
-            listenPort: loadBalancer.listenPort,
-            statusPort: loadBalancer.statusPort,
-          }),
-        }
-      : {
-          path: 'lb/nginx.conf',
-          contents: renderTemplate('lb/nginx.conf', {
-            replicas: grafana.replicas,
-            listenPort: loadBalancer.listenPort,
-            statusPort: loadBalancer.statusPort,
-            ...NGINX_PASSIVE_CHECK,
-          }),
-        },
+    {
+      path: GRAFANA_GOSSIP_WRAPPER,
+      mode: 0o755,
+      contents: renderTemplate('grafana/gossip-address.sh', {
+        entrypoint: GRAFANA_IMAGE_ENTRYPOINT,
+        network: NETWORKS.app,
+        port: t.grafana.replicas[0].gossipPort,
+      }),
+    },
+    ...loadBalancerFiles(t),
     ...databaseFiles(t),
     { path: '.gitignore', contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
     {
@@ -196,7 +232,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         profiles: FAILOVER_PROFILES,
         users: PATRONI_USERS,
         stopGrace: POSTGRES_STOP_GRACE,
-        nginxFailTimeoutS: parseInt(NGINX_PASSIVE_CHECK.failTimeout, 10),
+        rotationScript: LB_ROTATION_SCRIPT,
         secretList: Object.values(secrets),
         ...readmeFacts(t),
       }),
