@@ -16,8 +16,11 @@ interface ComposeService {
   ports?: unknown[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
-  networks: string[];
+  /** A list, or a map when a network gives the service aliases. */
+  networks: string[] | Record<string, { aliases?: string[] }>;
   secrets?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
   stop_grace_period?: string;
   container_name?: string;
   volumes?: string[];
@@ -229,7 +232,7 @@ describe.each(MATRIX)('stack for %j', (raw) => {
       const service = compose.services[replica.name];
       expect(service.entrypoint).toEqual(['/bin/sh', '/etc/grafana/gossip-address.sh']);
       expect(service.environment).toEqual({ GOSSIP_HOST: `${replica.name}.app` });
-      expect(service.networks.app).toEqual({ aliases: [`${replica.name}.app`] });
+      expect(service.networks).toMatchObject({ app: { aliases: [`${replica.name}.app`] } });
       expect(service.volumes).toContain('./grafana/gossip-address.sh:/etc/grafana/gossip-address.sh:ro');
     }
     const wrapper = files['grafana/gossip-address.sh'];

@@ -218,10 +218,14 @@ export class StackLab {
   }
 
   /** The service's address on one of its networks (any: the host is on all of them). */
-  async address(service: string): Promise<string> {
+  /** The service's IP: on `network` (a network of the stack, e.g. `app`), or on whichever it has. */
+  async address(service: string, network?: string): Promise<string> {
     const networks = await this.inspect<Record<string, { IPAddress: string }>>(service, '.NetworkSettings.Networks');
-    const ip = Object.values(networks).map((n) => n.IPAddress).find(Boolean);
-    if (!ip) throw new Error(`${service} has no address (stopped or disconnected?)`);
+    const ip = Object.entries(networks)
+      .filter(([name]) => !network || name.endsWith(`_${network}`))
+      .map(([, n]) => n.IPAddress)
+      .find(Boolean);
+    if (!ip) throw new Error(`${service} has no address${network ? ` on ${network}` : ''} (stopped or disconnected?)`);
     return ip;
   }
 

@@ -8,7 +8,7 @@
  * Needs root and the engine; skipped loudly otherwise.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { ackedIds, failures, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import { ackedIds, duplicateWrites, failures, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
 import { haproxyServerStatus, haproxyStats, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
@@ -134,8 +134,8 @@ describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan 
 });
 
 // A rolling change with the same number of replicas (here a new Grafana version: every replica is
-// recreated, one at a time) behind nginx, whose passive checks keep a replica that just failed out
-// of service for fail_timeout.
+// recreated, one at a time, each out of the rotation while it restarts) behind nginx, which has no
+// active health checks and does not replay a request it has sent.
 describeLab('issue 4: rolling change of every Grafana replica behind nginx (same count)', () => {
   let lab: StackLab | undefined;
   afterAll(async () => {
@@ -174,8 +174,10 @@ describeLab('issue 4: rolling change of every Grafana replica behind nginx (same
     console.log(`nginx rolling change: ${commands.length} commands; LB requests ${requests.events.length}, ${failures(requests).length} failed; writes ${ackedIds(writes).length} acked, ${failures(writes).length} failed`);
     for (const f of [...failures(requests), ...failures(writes)].slice(0, 5)) console.log(`  failure at ${(f.t / 1000).toFixed(1)} s: ${f.status}`);
     expect(commands.filter((c) => c.includes('--force-recreate'))).toHaveLength(2);
+    expect(commands.filter((c) => c.includes('lb-rotation.sh out'))).toHaveLength(2);
     expect(applied.filter((a) => a.code !== 0)).toEqual([]);
     expect(failures(requests)).toEqual([]);
     expect(failures(writes)).toEqual([]);
+    expect(await duplicateWrites(lab)).toEqual([]);
   });
 });
