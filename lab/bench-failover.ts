@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { engineRunning, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { generateStack } from './generate.js';
-import { grafanaReplicaLoss, primaryLoss, waitClusterSettled } from './scenarios.js';
+import { grafanaReplicaLoss, plannedReplicaRestarts, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,13 +39,23 @@ interface Column {
   failedRequests: number[];
   lbDetect: (number | null)[];
   backIn: number[];
+  /** Writes beside the replica kills: failed (in flight at the kill) and duplicated (replayed). */
+  killWritesFailed: number;
+  killWritesAcked: number;
+  /** Every replica recreated through the rotation script: failed requests of all kinds, per run. */
+  plannedFailed: number[];
+  plannedRequests: number;
+  /** Seconds per replica for out → recreate → in. */
+  plannedPerReplica: number[];
+  duplicated: number;
 }
 
 async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | 'nginx'): Promise<Column> {
   const dir = generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication: true });
   const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
   timings.set(profile, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
-  const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [] };
+  const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [],
+    killWritesFailed: 0, killWritesAcked: 0, plannedFailed: [], plannedRequests: 0, plannedPerReplica: [], duplicated: 0 };
   const lab = await StackLab.start(dir, { removeStackDir: true });
   try {
     await waitClusterSettled(lab, { sync: true });
@@ -62,7 +72,17 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
       col.failedRequests.push(g.failedRequests);
       col.lbDetect.push(g.lbDetectS);
       col.backIn.push(g.backInServiceS);
-      console.error(`${col.name} run ${run} grafana kill: ${g.failedRequests}/${g.requests} failed, detect ${fmt(g.lbDetectS)}, back in ${fmt(g.backInServiceS)}`);
+      col.killWritesFailed += g.writes.failed;
+      col.killWritesAcked += g.writes.acked;
+      console.error(`${col.name} run ${run} grafana kill: ${g.failedRequests}/${g.requests} failed, detect ${fmt(g.lbDetectS)}, back in ${fmt(g.backInServiceS)}; writes ${g.writes.failed} failed of ${g.writes.acked + g.writes.failed}`);
+      const p = await plannedReplicaRestarts(lab);
+      const failed = p.reads.failed + p.writes.failed + p.slowWrites.failed + p.commands.filter((c) => c.code !== 0).length;
+      col.plannedFailed.push(failed);
+      col.plannedRequests += p.reads.total + p.writes.acked + p.writes.failed + p.slowWrites.acked + p.slowWrites.failed;
+      const replicas = lab.services('grafana-standin').length;
+      col.plannedPerReplica.push(p.commands.reduce((sum, c) => sum + c.seconds, 0) / replicas);
+      col.duplicated = p.duplicated.length; // the stand-ins' whole history: every earlier scenario included
+      console.error(`${col.name} run ${run} planned restarts: ${failed} failed, ${p.duplicated.length} duplicated so far`);
     }
   } finally {
     lab.destroy();
@@ -90,6 +110,10 @@ const rows: [string, string, (c: Column) => string][] = [
   ['Grafana replica SIGKILL: failed requests (max)', '0', (c) => String(Math.max(...c.failedRequests))],
   ['… LB stops sending it traffic after (median)', '', (c) => (c.lbDetect.every((x) => x === null) ? 'n/a (passive)' : fmt(median(c.lbDetect.filter((x): x is number => x !== null))))],
   ['… serves again after restart (median)', '', (c) => fmt(median(c.backIn))],
+  ['… writes in flight at the kill that failed (all runs)', 'counted', (c) => `${c.killWritesFailed} of ${c.killWritesAcked + c.killWritesFailed}`],
+  ['planned restart of every replica (lb-rotation out/in): failed requests (max)', '0', (c) => `${Math.max(...c.plannedFailed)} (of ${c.plannedRequests})`],
+  ['… time per replica, out → recreated → in (median)', '', (c) => fmt(median(c.plannedPerReplica))],
+  ['requests written twice (replayed), all scenarios', '0', (c) => String(c.duplicated)],
 ];
 const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];

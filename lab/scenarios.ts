@@ -3,8 +3,10 @@
  * asserts invariants) and the benchmark (which reports timings). Each one
  * leaves the stack as it found it: every service running, cluster settled.
  */
-import { ackedIds, cluster, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
-import { sleep, waitFor } from './shell.js';
+import { LB_ROTATION_SCRIPT } from '../generators/app/render/paths.js';
+import { ackedIds, cluster, duplicateWrites, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
+import { withEngine } from './engine.js';
+import { runShell, sleep, waitFor } from './shell.js';
 import type { StackLab } from './stack-lab.js';
 
 export interface PrimaryLossResult {
@@ -78,6 +80,10 @@ export interface ReplicaLossResult {
   slowRequests: number;
   /** The first few failures, with their time relative to the kill (for the report when one happens). */
   failureSamples: string[];
+  /** A writer ran beside the reads: a write in flight at the kill may fail, none may be written twice. */
+  writes: { acked: number; failed: number };
+  /** Request keys written more than once (replayed requests), over the whole stack's history. */
+  duplicated: string[];
 }
 
 /**
@@ -115,14 +121,65 @@ export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): 
   // passing checks after a start before it sends a replica traffic).
   await waitEveryReplicaServes(lab);
   const stream = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 90_000 });
+  const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 90_000 });
   try {
-    return await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);
+    const result = await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);
+    const writes = await writer.stop();
+    return { ...result, writes: { acked: ackedIds(writes).length, failed: failures(writes).length }, duplicated: await duplicateWrites(lab) };
   } finally {
-    await stream.stop();
+    await Promise.all([stream.stop(), writer.stop()]);
   }
 }
 
-async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: boolean, replica: string, stream: ReturnType<typeof startLoop>): Promise<ReplicaLossResult> {
+export interface PlannedRestartResult {
+  /** Every command run, with its exit code (and output when it failed). */
+  commands: { command: string; code: number; seconds: number; output: string }[];
+  reads: { total: number; failed: number };
+  writes: { acked: number; failed: number };
+  /** Writes held 700 ms between COMMIT and the answer: some are in flight whenever a replica stops. */
+  slowWrites: { acked: number; failed: number };
+  duplicated: string[];
+  failureSamples: string[];
+}
+
+/**
+ * Recreates every Grafana replica, one at a time, the way the plan and the README do it: out of the
+ * load balancer's rotation, recreated and healthy, back in. Under a reader, a writer and slow writes.
+ */
+export async function plannedReplicaRestarts(lab: StackLab): Promise<PlannedRestartResult> {
+  await waitEveryReplicaServes(lab);
+  const loops = [
+    startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 240_000 }),
+    startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 240_000 }),
+    startLoop(lab, { method: 'POST', path: '/api/standin/writes?hold_ms=700', pauseMs: 0, maxMs: 240_000 }),
+  ];
+  const commands: PlannedRestartResult['commands'] = [];
+  try {
+    await sleep(2000);
+    for (const replica of lab.services('grafana-standin')) {
+      for (const command of [`${LB_ROTATION_SCRIPT} out ${replica}`, `docker compose up -d --no-deps --force-recreate --wait ${replica}`, `${LB_ROTATION_SCRIPT} in ${replica}`]) {
+        const r = await runShell(command, lab.dir, withEngine());
+        commands.push({ command, code: r.code, seconds: r.ms / 1000, output: r.code === 0 ? '' : r.output });
+      }
+    }
+    lab.refresh();
+    await sleep(2000);
+  } finally {
+    await Promise.all(loops.map((l) => l.stop()));
+  }
+  const [reads, writes, slow] = await Promise.all(loops.map((l) => l.stop()));
+  const count = (r: LoopResult) => ({ acked: ackedIds(r).length, failed: failures(r).length });
+  return {
+    commands,
+    reads: { total: reads.events.length, failed: failures(reads).length },
+    writes: count(writes),
+    slowWrites: count(slow),
+    duplicated: await duplicateWrites(lab),
+    failureSamples: [reads, writes, slow].flatMap((r) => failures(r).map((e) => `${(e.t / 1000).toFixed(1)} s: ${e.status} ${e.error ?? ''}`.trim())).slice(0, 5),
+  };
+}
+
+async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: boolean, replica: string, stream: ReturnType<typeof startLoop>): Promise<Omit<ReplicaLossResult, 'writes' | 'duplicated'>> {
   await sleep(3000);
   const killedAt = Date.now();
   await lab.kill(replica);

@@ -11,11 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { LB_ROTATION_SCRIPT } from '../../generators/app/render/paths.js';
-import { ackedIds, cluster, duplicateWrites, failures, httpRequest, leaderName, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
-import { withEngine } from '../../lab/engine.js';
+import { ackedIds, cluster, failures, httpRequest, leaderName, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { generateStack } from '../../lab/generate.js';
-import { grafanaReplicaLoss, missingOnPrimary, primaryLoss, waitEveryReplicaServes } from '../../lab/scenarios.js';
-import { runShell, sleep, waitFor } from '../../lab/shell.js';
+import { grafanaReplicaLoss, missingOnPrimary, plannedReplicaRestarts, primaryLoss, waitEveryReplicaServes } from '../../lab/scenarios.js';
+import { sleep, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
@@ -254,21 +253,13 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     afterAll(() => lab?.destroy());
 
     test(`6. one replica SIGKILLed under a steady request stream and a writer: zero failed reads, zero duplicated writes; it serves again after a restart (${loadBalancer})`, async () => {
-      const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 90_000 });
-      let r: Awaited<ReturnType<typeof grafanaReplicaLoss>>;
-      try {
-        r = await grafanaReplicaLoss(lab);
-      } finally {
-        await writer.stop();
-      }
-      const writes = await writer.stop();
-      const duplicated = await duplicateWrites(lab);
+      const r = await grafanaReplicaLoss(lab);
       // A write in flight at the kill may fail (nginx does not replay what it has sent); count it.
-      console.log(`${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${ackedIds(writes).length} acked, ${failures(writes).length} failed, ${duplicated.length} duplicated`);
+      console.log(`${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${r.writes.acked} acked, ${r.writes.failed} failed, ${r.duplicated.length} duplicated`);
       expect(r.failureSamples).toEqual([]);
       expect(r.failedRequests).toBe(0);
       expect(r.backInServiceS).toBeGreaterThan(0);
-      expect(duplicated).toEqual([]);
+      expect(r.duplicated).toEqual([]);
     });
 
     test(`6b. a POST its replica committed but had not answered when SIGKILLed is not replayed on another replica (${loadBalancer})`, async () => {
@@ -290,36 +281,15 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     });
 
     test(`6c. every replica recreated through ${LB_ROTATION_SCRIPT} out/in under a reader, a writer and slow writes: zero failed, zero duplicated (${loadBalancer})`, async () => {
-      await waitEveryReplicaServes(lab);
-      const reads = startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 240_000 });
-      const writes = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 240_000 });
-      // Always one save in flight somewhere, slow enough to be under way when its replica is stopped.
-      const slowWrites = startLoop(lab, { method: 'POST', path: '/api/standin/writes?hold_ms=700', pauseMs: 0, maxMs: 240_000 });
-      const applied: { command: string; code: number; output: string }[] = [];
-      try {
-        await sleep(2000);
-        for (const replica of lab.services('grafana-standin')) {
-          for (const command of [`${LB_ROTATION_SCRIPT} out ${replica}`, `docker compose up -d --no-deps --force-recreate --wait ${replica}`, `${LB_ROTATION_SCRIPT} in ${replica}`]) {
-            const r = await runShell(command, lab.dir, withEngine());
-            applied.push({ command, code: r.code, output: r.output });
-            log(`  ${r.code === 0 ? 'ok' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}`);
-          }
-        }
-        lab.refresh();
-        await sleep(2000);
-      } finally {
-        await Promise.all([reads.stop(), writes.stop(), slowWrites.stop()]);
-      }
-      const [readResult, writeResult, slowResult] = await Promise.all([reads.stop(), writes.stop(), slowWrites.stop()]);
-      const duplicated = await duplicateWrites(lab);
+      const r = await plannedReplicaRestarts(lab);
       console.log(
-        `${loadBalancer} planned restarts: reads ${readResult.events.length}, ${failures(readResult).length} failed; writes ${ackedIds(writeResult).length} acked, ${failures(writeResult).length} failed; ` +
-          `slow writes ${ackedIds(slowResult).length} acked, ${failures(slowResult).length} failed; ${duplicated.length} duplicated`,
+        `${loadBalancer} planned restarts: reads ${r.reads.total}, ${r.reads.failed} failed; writes ${r.writes.acked} acked, ${r.writes.failed} failed; ` +
+          `slow writes ${r.slowWrites.acked} acked, ${r.slowWrites.failed} failed; ${r.duplicated.length} duplicated`,
       );
-      expect(applied.filter((a) => a.code !== 0)).toEqual([]);
-      expect([...failures(readResult), ...failures(writeResult), ...failures(slowResult)].slice(0, 5)).toEqual([]);
-      expect(duplicated).toEqual([]);
-      expect(ackedIds(slowResult).length).toBeGreaterThan(5);
+      expect(r.commands.filter((c) => c.code !== 0)).toEqual([]);
+      expect(r.failureSamples).toEqual([]);
+      expect(r.duplicated).toEqual([]);
+      expect(r.slowWrites.acked).toBeGreaterThan(5);
     });
 
     test(`7. alerting gossip: every replica binds and advertises its own IP on the internal app network, and its peers reach it there (${loadBalancer})`, async () => {
