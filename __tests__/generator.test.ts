@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
 import { applies, QUESTIONS, type Question } from '../generators/app/questions.js';
 import { SECRETS } from '../generators/app/topology.js';
+import { parseRecord, RECORD_FILE, sha256 } from '../generators/app/record.js';
 import { cliOptions, failureOf, filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
 
 const YO_RC_KEY = 'generator-grafana-ha';
@@ -53,14 +54,20 @@ describe('questions', () => {
 });
 
 describe('what it writes', () => {
-  it('writes exactly the files of the pure pipeline, plus secrets and .yo-rc.json', async () => {
+  it('writes exactly the files of the pure pipeline, plus secrets, .yo-rc.json and the record of this generation', async () => {
     const result = await generate({ 'load-balancer': 'nginx', 'grafana-replicas': 3 });
     const written = readTree(result.cwd);
     const expected = filesFor({ loadBalancer: 'nginx', grafanaReplicas: 3 });
-    const { ['.yo-rc.json']: yoRc, ...rest } = written;
+    const { ['.yo-rc.json']: yoRc, [RECORD_FILE]: recordFile, ...rest } = written;
     for (const file of secretFiles) delete rest[file];
     expect(rest).toEqual(expected);
-    expect(JSON.parse(yoRc)[YO_RC_KEY]).toMatchObject({ loadBalancer: 'nginx', grafanaReplicas: 3 });
+    const stored = JSON.parse(yoRc)[YO_RC_KEY];
+    expect(stored).toMatchObject({ loadBalancer: 'nginx', grafanaReplicas: 3 });
+    // The record: the same answers, and the hash of every file written (no secret among them).
+    const parsed = parseRecord(recordFile);
+    if ('problem' in parsed) throw new Error(parsed.problem);
+    expect(parsed.record.stored).toEqual(stored);
+    expect(parsed.record.files).toEqual(Object.fromEntries(Object.entries(expected).map(([path, contents]) => [path, sha256(contents)])));
   });
 
   it('creates random secrets in an owner-only folder, keeps them out of .yo-rc.json and git', async () => {

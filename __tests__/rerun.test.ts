@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
 import { planChange } from '../generators/app/plan.js';
 import type { Answers } from '../generators/app/questions.js';
+import { RECORD_FILE } from '../generators/app/record.js';
 import { buildTopology } from '../generators/app/topology.js';
 import { cliOptions, failureOf, generate, GENERATOR, readTree } from './helpers/stack.js';
 
@@ -216,20 +217,29 @@ describe('secrets and edits', () => {
     expect(readFileSync(secretKey, 'utf8')).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
-  it('asks before overwriting a file the user edited, and keeps it when told to skip', async () => {
+  it('asks before overwriting a file the user edited; kept, the change is reported as not applied and planned again next time', async () => {
     const first = await generate({});
     const lbConfig = join(first.cwd, 'lb/haproxy.cfg');
     appendFileSync(lbConfig, '# tuned by hand\n');
-    const result = await helpers
+    const recordBefore = readFileSync(join(first.cwd, RECORD_FILE), 'utf8');
+    const run = helpers
       .run(GENERATOR, {}, { force: false })
       .withOptions(cliOptions({ defaults: true, force: false, 'grafana-replicas': 3 }))
       .withAnswers({ action: 'skip' })
       .cd(first.cwd);
+    expect(await failureOf(run)).toMatch(/Not applied: you kept your version of lb\/haproxy\.cfg\. The stack is NOT updated/);
     // Only the edited file raised a question; the unedited ones were replaced silently.
-    expect(result.askedQuestions.map((q) => q.name)).toEqual(['action']);
+    expect(run.askedQuestions.map((q) => q.name)).toEqual(['action']);
     expect(readFileSync(lbConfig, 'utf8')).toContain('# tuned by hand');
     expect(readFileSync(lbConfig, 'utf8')).not.toContain('grafana-3');
     expect(readFileSync(join(first.cwd, 'grafana/grafana.ini'), 'utf8')).toContain('grafana-3.app:9094');
+    // Nothing recorded: the next run plans the whole change again (grafana.ini is already written, yet
+    // the replicas still have to be recreated for the new peer).
+    expect(readFileSync(join(first.cwd, RECORD_FILE), 'utf8')).toBe(recordBefore);
+    const again = await rerunPrinted(first.cwd, { 'grafana-replicas': 3, force: true });
+    expect(again).toMatch(/services added: grafana-3/);
+    expect(again).toContain('docker compose up -d --no-deps --force-recreate --wait grafana-1');
+    expect(readFileSync(join(first.cwd, RECORD_FILE), 'utf8')).not.toBe(recordBefore);
   });
 });
 
@@ -247,6 +257,8 @@ describe('the etcd data directory', () => {
     const { etcdDataDir, ...stored } = storedIn(cwd);
     expect(etcdDataDir).toBe('/var/lib/etcd/data');
     writeFileSync(join(cwd, YO_RC), JSON.stringify({ 'generator-grafana-ha': stored }, null, 2));
+    // Such a stack predates the record of the last generation too.
+    rmSync(join(cwd, RECORD_FILE));
     return cwd;
   }
 
@@ -265,9 +277,11 @@ describe('the etcd data directory', () => {
     const dir = await oldStack();
     const before = readTree(dir);
     const printed = await rerunPrinted(dir);
-    const { [YO_RC]: _stored, ...after } = readTree(dir);
+    const { [YO_RC]: _stored, [RECORD_FILE]: recorded, ...after } = readTree(dir);
     const { [YO_RC]: _storedBefore, ...unchanged } = before;
     expect(after).toEqual(unchanged);
+    // It has a record from now on, holding the root too.
+    expect(JSON.parse(recorded).stored).toMatchObject({ etcdDataDir: '/var/lib/etcd' });
     for (const [, service] of etcdServices(dir)) expect(service.environment).toMatchObject({ ETCD_DATA_DIR: '/var/lib/etcd' });
     expect(printed).toContain('nothing to apply to the running stack.');
     expect(printed).not.toMatch(/etcd-\d/);

@@ -4,6 +4,7 @@
  * that apply the rest without downtime. Pure: compares two topologies.
  */
 import type { Answers } from './questions.js';
+import { sha256 } from './record.js';
 import { ETCD_ADD_MEMBER_SCRIPT, LB_ROTATION_SCRIPT } from './render/paths.js';
 import { composeObject } from './render/compose.js';
 import { renderStack, type GeneratedFile } from './render/index.js';
@@ -207,26 +208,44 @@ export interface Rerun {
   plan: ChangePlan;
   /** Files the previous run wrote, unedited, that this run no longer generates: removed. */
   stale: string[];
-  /** Changed files still exactly as the previous run wrote them: replaced without asking. */
+  /** Changed files still exactly as the previous run wrote them (or missing): replaced without asking. */
   replaceSilently: Set<string>;
+  /** Changed files the user edited since: replaced only with --force, a .yo-resolve entry or a yes at the prompt. */
+  conflicts: string[];
 }
 
-/** Compares a re-run with what the previous run wrote and what is on disk now. */
+/**
+ * Compares a re-run with what the previous run wrote and what is on disk now. `recorded`: the hash of
+ * each file the last complete run wrote (its record); a stack generated before records existed is
+ * compared with the previous answers rendered again, which a newer generator's templates can tell
+ * apart from an edit only by asking.
+ */
 export function planRerun(
   previous: Topology,
   next: Topology,
   files: GeneratedFile[],
   onDisk: (path: string) => string | undefined,
+  recorded?: Record<string, string>,
 ): Rerun {
-  const previousFiles = new Map(renderStack(previous).map((f) => [f.path, f.contents]));
-  const unedited = (path: string) => previousFiles.has(path) && onDisk(path) === previousFiles.get(path);
+  const previousFiles = recorded
+    ? new Map(Object.entries(recorded))
+    : new Map(renderStack(previous).map((f) => [f.path, sha256(f.contents)]));
+  const unedited = (path: string) => {
+    const contents = onDisk(path);
+    return previousFiles.has(path) && contents !== undefined && sha256(contents) === previousFiles.get(path);
+  };
   const generated = new Set(files.map((f) => f.path));
   const leftOver = [...previousFiles.keys()].filter((path) => !generated.has(path) && onDisk(path) !== undefined);
   const stale = leftOver.filter(unedited);
-  const changed = files.filter((f) => onDisk(f.path) !== f.contents).map((f) => f.path);
+  // What the change is, for the plan: against the record, so that a run stopped half-way (or a file
+  // kept at the question) plans the same change again; without one, against the disk.
+  const changed = files.filter((f) => (recorded ? recorded[f.path] !== sha256(f.contents) : onDisk(f.path) !== f.contents)).map((f) => f.path);
   const plan = planChange(previous, next, [...changed, ...stale]);
   for (const path of leftOver.filter((p) => !unedited(p))) {
     plan.notes.push(`${path} is no longer generated but you edited it, so it stays: remove it when you no longer need it.`);
   }
-  return { plan, stale, replaceSilently: new Set(changed.filter(unedited)) };
+  // What must be written: whatever differs from the disk; silently when the user has not touched it.
+  const toWrite = files.filter((f) => onDisk(f.path) !== f.contents).map((f) => f.path);
+  const replaceSilently = new Set(toWrite.filter((p) => onDisk(p) === undefined || unedited(p)));
+  return { plan, stale, replaceSilently, conflicts: toWrite.filter((p) => !replaceSilently.has(p)) };
 }
