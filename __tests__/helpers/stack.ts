@@ -1,4 +1,5 @@
 /** Shared by the tests: generate a stack in memory or on disk, and read it back. */
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -27,6 +28,24 @@ export function readTree(dir: string): Record<string, string> {
       const path = join(d, name);
       if (statSync(path).isDirectory()) walk(path);
       else out[relative(dir, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Every file and folder under `dir` with its mode and a hash of its contents: equal states are byte for byte equal. */
+export function treeState(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      const stat = statSync(path);
+      const mode = (stat.mode & 0o7777).toString(8);
+      if (stat.isDirectory()) {
+        out[`${relative(dir, path)}/`] = mode;
+        walk(path);
+      } else out[relative(dir, path)] = `${mode} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
     }
   };
   walk(dir);

@@ -6,20 +6,18 @@
  */
 import Generator from 'yeoman-generator';
 import { YoResolve } from '@yeoman/conflicter';
-import { constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createTwoFilesPatch } from 'diff';
+import { commitChanges, type FileWrite, type StackChanges, type StepHook } from './commit.js';
 import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
 import { describePlan, planRerun, type Rerun } from './plan.js';
 import { applies, QUESTIONS, type Answers, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
 import { parseRecord, RECORD_FILE, recordText, sha256, type GenerationRecord } from './record.js';
-import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE, type SecretWrite } from './secrets.js';
-import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
 
-/**
- * mem-fs-editor applies the mode of a Stats-like object on commit; the conflict
- * check compares it with the file on disk, type bits included.
- */
-const withMode = (mode?: number) => (mode === undefined ? undefined : { stat: { mode: constants.S_IFREG | mode } as Stats });
+const YO_RC = '.yo-rc.json';
+import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
+import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
 
 const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 
@@ -81,11 +79,6 @@ function optionValues(options: Record<string, unknown>): Record<string, unknown>
  */
 const STACK_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml', 'README.md', 'grafana', 'lb', 'secrets', 'scripts'];
 
-/** Yeoman asks before replacing a changed file; this one is written without the question. */
-const skipConflictQuestion = (fs: Generator['fs'], path: string) => {
-  (fs.store.get(path) as { conflicter?: string }).conflicter = 'force';
-};
-
 /** One table entry → one Inquirer question; `known` holds stored and option values. */
 function toPrompt(q: Question, known: Record<string, unknown>) {
   const merged = (answers: Record<string, unknown>) => ({ ...known, ...answers }) as Partial<Answers>;
@@ -103,29 +96,46 @@ function toPrompt(q: Question, known: Record<string, unknown>) {
   };
 }
 
-/**
- * A file the user edited is replaced only with --force, a .yo-resolve entry, or a yes at Yeoman's
- * question. Without a terminal there is no question to ask: refuse before anything is written.
- * (yeoman-test's adapter answers questions like a terminal, so it counts as one.)
- */
-async function refuseUnresolvableConflicts(conflicts: string[], options: Record<string, unknown>, interactive: boolean, pathOf: (p: string) => string) {
-  if (conflicts.length === 0 || options.force || interactive) return;
-  const yoResolve = new YoResolve();
-  const unresolved: string[] = [];
-  for (const path of conflicts) {
-    const status = options.skipYoResolve ? undefined : await yoResolve.getStatusForFile(pathOf(path));
-    if (!status) unresolved.push(path);
-  }
-  if (unresolved.length === 0) return;
-  throw new ConfigError(
+/** Edited files this run would change, with no terminal to ask about them: the ways out. */
+function unresolvableConflicts(paths: string[]): ConfigError {
+  return new ConfigError(
     [
-      `you edited ${unresolved.join(', ')} since the last run, and this run would change ${unresolved.length === 1 ? 'it' : 'them'}; there is no terminal to ask you. Either:`,
-      `run again in a terminal, which asks file by file (and shows the difference)`,
+      `you edited ${paths.join(', ')} since the last run, and this run would change ${paths.length === 1 ? 'it' : 'them'}; there is no terminal to ask you. Either:`,
+      `run again in a terminal, which shows each difference and asks`,
       `run again with --force: the generated version replaces your edits`,
-      `list each in a .yo-resolve file in this folder (\`${unresolved[0]} skip\` keeps your version, \`${unresolved[0]} force\` takes the new one)`,
+      `list each in a .yo-resolve file in this folder (\`${paths[0]} skip\` keeps your version, \`${paths[0]} force\` takes the new one)`,
     ],
     'Files you edited would change',
   );
+}
+
+/**
+ * Tests stop a run at a chosen step of the commit: GRAFANA_HA_FAULT="fail:<step>" makes that step
+ * throw (like a full disk), "SIGTERM:<step>" or "SIGINT:<step>" sends the signal there. Steps are
+ * named "stage <path>", "apply <path>", "delete <path>", "folder <path>"; "trace" prints each.
+ */
+function faultInjection(): StepHook | undefined {
+  const spec = process.env.GRAFANA_HA_FAULT;
+  if (!spec) return undefined;
+  if (spec === 'trace') return (step) => void process.stderr.write(`commit step: ${step}\n`);
+  const [what, ...rest] = spec.split(':');
+  const at = rest.join(':');
+  return (step) => {
+    if (step !== at) return;
+    if (what === 'fail') throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${step})`), { code: 'ENOSPC' });
+    process.kill(process.pid, what as NodeJS.Signals);
+  };
+}
+
+/** .yo-rc.json with this generator's answers, other generators' entries kept. */
+function yoRcText(existing: string | undefined, key: string, stored: Record<string, unknown>): string {
+  let all: Record<string, unknown> = {};
+  try {
+    all = existing ? (JSON.parse(existing) as Record<string, unknown>) : {};
+  } catch {
+    /* validated before: an unreadable one was refused */
+  }
+  return `${JSON.stringify({ ...all, [key]: stored }, null, 2)}\n`;
 }
 
 /** Yeoman's --dry-run: the commit shows what would change and writes nothing; neither may we. */
@@ -137,13 +147,14 @@ export default class GrafanaHaGenerator extends Generator {
   private externalDbPassword?: string;
   private stack?: {
     topology: Topology;
-    files: GeneratedFile[];
     /** Set on a re-run over an existing stack. */
     rerun?: Rerun;
-    secretWrites: SecretWrite[];
-    /** What `.yo-rc.json` and the record keep: the answers and history of this run. */
-    toStore: Record<string, unknown>;
+    /** Files the user edited and chose to keep: this generation is then incomplete. */
+    kept: string[];
+    /** Everything this run writes and removes, applied all or nothing. */
+    changes: StackChanges;
   };
+
 
   constructor(args: string[], options: Record<string, unknown>) {
     // A Compose stack has no npm packages to install.
@@ -234,9 +245,6 @@ export default class GrafanaHaGenerator extends Generator {
     if (rerun && rerun.plan.refusals.length > 0 && !options.force) {
       throw new ConfigError(rerun.plan.refusals, 'This change cannot be applied to the running stack');
     }
-    const interactive = Boolean(process.stdin.isTTY) || this.env.adapter.constructor.name === 'TestAdapter';
-    if (rerun) await refuseUnresolvableConflicts(rerun.conflicts, options, interactive, (p) => this.destinationPath(p));
-
     const passwordFile = optionValue(options, 'db-password-file');
     if (passwordFile && topology.database.mode !== 'external') {
       throw new ConfigError(['--db-password-file: only for --db-mode external; the stack generates its own database passwords']);
@@ -255,62 +263,89 @@ export default class GrafanaHaGenerator extends Generator {
     // Re-runs read the CA certificate from the stack's own copy.
     const caCert = topology.grafana.database.caCert;
     const toStore = answersToStore(caCert ? { ...answers, dbCaFile: caCert.file } : answers, history);
-    this.stack = { topology, files, rerun, secretWrites: secrets.writes, toStore };
-  }
 
-  writing() {
-    const { topology, files, rerun, secretWrites, toStore } = this.stack!;
-    if (rerun) this.log.info(describePlan(rerun.plan));
-    this.config.set(toStore);
-    for (const file of files) {
-      const path = this.destinationPath(file.path);
-      this.fs.write(path, file.contents, withMode(file.mode));
-      // Only files the user edited deserve the conflict question.
-      if (rerun?.replaceSilently.has(file.path)) skipConflictQuestion(this.fs, path);
-    }
-    for (const path of rerun?.stale ?? []) {
-      this.fs.delete(this.destinationPath(path));
-      skipConflictQuestion(this.fs, this.destinationPath(path));
-    }
-    const caCert = topology.grafana.database.caCert;
+    // Every file, decided before anything is written: the generated ones that differ from the disk
+    // (an edited one only if the user agrees), the secrets, the CA copy, .yo-rc.json, the record.
+    const conflicts = rerun?.conflicts ?? [];
+    const kept = await this._resolveConflicts(conflicts, files);
+    const writes: FileWrite[] = files.filter((f) => onDisk(f.path) !== f.contents && !kept.includes(f.path));
     if (caCert && this.destinationPath(caCert.source) !== this.destinationPath(caCert.file)) {
-      this.fs.copy(this.destinationPath(caCert.source), this.destinationPath(caCert.file));
+      writes.push({ path: caCert.file, contents: readFileSync(this.destinationPath(caCert.source), 'utf8') });
     }
-    if (secretWrites.length > 0 && !isDryRun(this.options as Record<string, unknown>)) {
-      // Created owner-only before any secret lands in it (mem-fs would create it 0755).
-      mkdirSync(this.destinationPath(SECRETS_DIR), { recursive: true, mode: SECRETS_DIR_MODE });
-    }
-    for (const { spec, value } of secretWrites) {
-      const path = this.destinationPath(spec.file);
-      const replacing = existsSync(path);
-      this.fs.write(path, value, withMode(SECRET_FILE_MODE));
-      // A password the user just gave replaces the old one without a conflict prompt, whose diff would print it.
-      if (replacing) skipConflictQuestion(this.fs, path);
-    }
+    writes.push(...secrets.writes.map(({ spec, value }) => ({ path: spec.file, contents: value, mode: SECRET_FILE_MODE })));
+    writes.push({ path: YO_RC, contents: yoRcText(onDisk(YO_RC), this.rootGeneratorName(), toStore) });
+    const generation: GenerationRecord = { generator: GENERATOR_VERSION, stored: toStore, files: Object.fromEntries(files.map((f) => [f.path, sha256(f.contents)])) };
+    this.stack = {
+      topology,
+      rerun,
+      kept,
+      changes: {
+        writes,
+        deletes: rerun?.stale ?? [],
+        folders: secrets.writes.length > 0 ? [{ path: SECRETS_DIR, mode: SECRETS_DIR_MODE }] : [],
+        // A file the user kept means this generation is not complete: the previous record stays.
+        last: kept.length === 0 ? { path: RECORD_FILE, contents: recordText(generation) } : undefined,
+      },
+    };
   }
 
   /**
-   * After Yeoman has written the files: the record of this generation, last, and only when every
-   * file is as generated. A file kept at the conflict question leaves the previous record, so the
-   * next run plans the same change again.
+   * Which of the files the user edited keep their version: --force takes the generated one, a
+   * .yo-resolve entry decides, a terminal asks; without one, the run stops here, nothing written.
+   * (yeoman-test's adapter answers questions as a terminal does.)
    */
-  end() {
-    const { topology, files, rerun, toStore } = this.stack!;
+  // `_`: Yeoman runs every other method of the class as a task of its own.
+  async _resolveConflicts(conflicts: string[], files: GeneratedFile[]): Promise<string[]> {
+    const options = this.options as Record<string, unknown>;
+    if (conflicts.length === 0 || options.force) return [];
+    const yoResolve = new YoResolve();
+    const kept: string[] = [];
+    const unresolved: string[] = [];
+    for (const path of conflicts) {
+      const status = options.skipYoResolve ? undefined : await yoResolve.getStatusForFile(this.destinationPath(path));
+      if (status === 'skip') kept.push(path);
+      else if (status === undefined) unresolved.push(path);
+    }
+    const interactive = Boolean(process.stdin.isTTY) || this.env.adapter.constructor.name === 'TestAdapter';
+    if (unresolved.length > 0 && !interactive) throw unresolvableConflicts(unresolved);
+    for (const path of unresolved) {
+      const generated = files.find((f) => f.path === path)?.contents ?? '';
+      this.log.info(`${path} was edited since the last run, and this run changes it:\n${createTwoFilesPatch(`${path} (yours)`, `${path} (generated)`, readIfExists(this.destinationPath(path)) ?? '', generated)}`);
+      const { action } = await this.prompt<{ action: 'write' | 'skip' }>({
+        type: 'select',
+        name: 'action',
+        message: `${path}: keep your version, or take the generated one?`,
+        choices: [
+          { name: 'keep mine (this change is then not applied, and the next run asks again)', value: 'skip' },
+          { name: 'take the generated version (your edits are lost)', value: 'write' },
+        ],
+        default: 'skip',
+      } as never);
+      if (action === 'skip') kept.push(path);
+    }
+    return kept;
+  }
+
+  async writing() {
+    const { rerun, changes } = this.stack!;
+    if (rerun) this.log.info(describePlan(rerun.plan));
     if (isDryRun(this.options as Record<string, unknown>)) {
-      this.log.info('Dry run: nothing was written.');
+      const files = [...changes.writes.map((w) => w.path), ...changes.deletes.map((p) => `${p} (removed)`)];
+      this.log.info(`Dry run: nothing was written. A run would write ${files.length > 0 ? files.join(', ') : 'nothing'}.`);
       return;
     }
-    const kept = files.filter((f) => readIfExists(this.destinationPath(f.path)) !== f.contents).map((f) => f.path);
+    await commitChanges(this.destinationPath(), changes, faultInjection());
+  }
+
+  end() {
+    const { topology, rerun, kept } = this.stack!;
+    if (isDryRun(this.options as Record<string, unknown>)) return;
     if (kept.length > 0) {
       throw new Error(
         `Not applied: you kept your version of ${kept.join(', ')}. The stack is NOT updated: the other files are written, ` +
           'but this generation is not recorded, so the next run shows the same change and commands again. Do not apply them until then.',
       );
     }
-    const record: GenerationRecord = { generator: GENERATOR_VERSION, stored: toStore, files: Object.fromEntries(files.map((f) => [f.path, sha256(f.contents)])) };
-    const path = this.destinationPath(RECORD_FILE);
-    writeFileSync(`${path}.tmp`, recordText(record));
-    renameSync(`${path}.tmp`, path);
     if (rerun) {
       this.log.ok('Stack updated. Apply the change with the commands listed above, in order.');
     } else {
