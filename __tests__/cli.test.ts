@@ -4,7 +4,7 @@
  * as root, where `yo` refuses to run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnv } from 'yeoman-environment';
@@ -47,6 +47,58 @@ describe('the grafana-ha bin', () => {
     expect(run.stderr).toMatch(/--grafana-replicas/);
     expect(run.stderr).toMatch(/--etcd-members/);
     expect(readTree(run.cwd)).toEqual({});
+  });
+
+  it('prints its version with --version', () => {
+    const run = runBin(['--version']);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('shows each default in --help', () => {
+    const help = runBin(['--help']).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/--grafana-replicas <value> .*?\(default: 2\)/);
+    expect(help).toMatch(/--load-balancer <value> .*?\[haproxy\|nginx\] \(default: haproxy\)/);
+    expect(help).toMatch(/--public-url <value> .*?\(default: http:\/\/localhost:<http-port>\/\)/);
+  });
+
+  it('writes no colour codes into a pipe, labels warnings as warnings, and ends with where the admin password and the runbook are', () => {
+    const run = runBin(['--defaults', '--grafana-replicas', '1']);
+    const output = run.stdout + run.stderr;
+    expect(run.status).toBe(0);
+    expect(output).not.toMatch(/\u001b\[/);
+    expect(output).toMatch(/^warning 1 Grafana replica is not highly available/m);
+    expect(output).not.toMatch(/conflict/);
+    expect(output).toMatch(/the password is in secrets\/grafana-admin-password/);
+    expect(output).toMatch(/README\.md in this folder is the runbook/);
+  });
+
+  it('warns, but generates, when this machine has no Docker Engine with Compose v2', () => {
+    const cwd = freshDir();
+    const run = spawnSync(process.execPath, [BIN, '--defaults'], { cwd, encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/^warning Docker Engine with Compose v2 \(`docker compose`\) was not found on this machine/m);
+    expect(existsSync(join(cwd, 'compose.yaml'))).toBe(true);
+  });
+
+  it("names every problem without Yeoman's own 'error occured while running' line", () => {
+    const run = runBin(['--defaults', '--db-host', 'pg.example.com', '--grafana-replicas', '0']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).not.toMatch(/error occured while running/);
+    expect(run.stderr).toMatch(/--grafana-replicas[\s\S]*--db-host: does not apply to this stack/);
+  });
+
+  it('refuses an empty password file, and a password file that is a folder, with a clear message', () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'blank'), '   \nsecond line\n');
+    const external = ['--defaults', '--db-mode', 'external', '--db-host', 'pg.example.com'];
+    const blank = runBin([...external, '--db-password-file', join(dir, 'blank')]);
+    expect(blank.status).toBe(1);
+    expect(blank.stderr).toMatch(/--db-password-file .*blank: its first line, the password, is empty \(or only blanks\)/);
+    const folder = runBin([...external, '--db-password-file', dir]);
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toMatch(/--db-password-file: must be a readable file whose first line is the password \(.* is not a regular file\)/);
+    expect(folder.stderr).not.toMatch(/EISDIR/);
   });
 
   it('documents every question and the conflict flags in --help', () => {

@@ -72,6 +72,57 @@ describe('validateAnswers', () => {
     }
   });
 
+  it('takes .yo-rc.json values only with their exact JSON type: a "3" there is an error, never coerced', () => {
+    const stored = (raw: Record<string, unknown>) => {
+      try {
+        validateAnswers(raw, { stored: true });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+    const problems = stored({ grafanaReplicas: '3', synchronousReplication: 'false', projectName: 42, etcdFoundingMembers: '3', etcdDataDir: 7 });
+    expect(problems).toHaveLength(5);
+    expect(problems.join('\n')).toMatch(/--grafana-replicas \(grafanaReplicas\): must be a JSON integer \(got "3"\)/);
+    expect(problems.join('\n')).toMatch(/--synchronous-replication \(synchronousReplication\): must be JSON true or false/);
+    expect(problems.join('\n')).toMatch(/--project-name \(projectName\): must be a JSON string/);
+    expect(stored({ grafanaReplicas: 3, synchronousReplication: false })).toEqual([]);
+  });
+
+  it('refuses options that do not apply to the chosen stack, naming each, in the same error as the other problems', () => {
+    const options = { dbHost: 'pg.example.com', dbSslMode: 'require', grafanaReplicas: 0 };
+    const problems = (() => {
+      try {
+        validateAnswers(options, { options });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      expect.stringMatching(/^--grafana-replicas/),
+      '--db-host: does not apply to this stack (--db-mode patroni); leave it out',
+      '--db-ssl-mode: does not apply to this stack (--db-mode patroni); leave it out',
+    ]);
+    // The same value from .yo-rc.json of a stack switching modes is not an option: no error.
+    expect(() => validateAnswers({ dbMode: 'external', dbHost: 'pg', patroniNodes: 3 }, { options: { dbMode: 'external' } })).not.toThrow();
+    const external = { dbMode: 'external', dbHost: 'pg', patroniNodes: 3, dbCaFile: '/x.crt' };
+    expect(() => validateAnswers(external, { options: external })).toThrow(/--db-ca-file: does not apply to this stack \(--db-mode external, --db-ssl-mode require\)[\s\S]*--patroni-nodes: does not apply/);
+  });
+
+  it('warns where a user would want to know: a port rootless Docker cannot publish, a localhost URL on another port, a Grafana older than supported', () => {
+    expect(validateAnswers({}).warnings).toEqual([]);
+    expect(validateAnswers({ httpPort: 80 }).warnings).toEqual([expect.stringMatching(/--http-port 80: below 1024, which rootless Docker cannot publish/)]);
+    expect(validateAnswers({ httpPort: 9090, publicUrl: 'http://localhost:8080/' }).warnings).toEqual([
+      expect.stringMatching(/--public-url http:\/\/localhost:8080\/ is on this machine, port 8080, but the stack publishes port 9090/),
+    ]);
+    expect(validateAnswers({ httpPort: 8443, publicUrl: 'https://grafana.example.com/' }).warnings).toEqual([]);
+    expect(validateAnswers({ grafanaVersion: '11.6.2' }).warnings).toEqual([expect.stringMatching(/--grafana-version 11\.6\.2 is older than 12\.0\.0, the oldest this generator supports/)]);
+    expect(validateAnswers({ grafanaVersion: '12.0.0' }).warnings).toEqual([]);
+  });
+
   it('warns, but accepts, setups that are not highly available', () => {
     const { warnings } = validateAnswers({ grafanaReplicas: 1, etcdMembers: 1 });
     expect(warnings).toHaveLength(2);

@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
 import { applies, QUESTIONS, type Question } from '../generators/app/questions.js';
 import { SECRETS } from '../generators/app/topology.js';
+import { toPrompt } from '../generators/app/generator.js';
 import { parseRecord, RECORD_FILE, sha256 } from '../generators/app/record.js';
 import { cliOptions, failureOf, filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
 
@@ -13,6 +14,17 @@ const YO_RC_KEY = 'generator-grafana-ha';
 const secretFiles = Object.values(SECRETS).map((s) => s.file);
 
 describe('questions', () => {
+  it('shows each choice with its one-line description at the prompt, as --help describes it', () => {
+    const prompt = (name: string) => toPrompt(QUESTIONS.find((q) => q.name === name)! as Question, {});
+    expect(prompt('loadBalancer').choices!.map((c) => c.name)).toEqual([
+      'haproxy — active health checks; drains a replica through its runtime API',
+      'nginx — open source nginx: passive checks only',
+    ]);
+    expect(prompt('dbMode').choices!.map((c) => c.value)).toEqual(['patroni', 'single', 'external']);
+    expect(prompt('dbMode').choices!.every((c) => / — .{10,}/.test(c.name))).toBe(true);
+    expect(prompt('failoverProfile').choices!.map((c) => c.name)).toEqual(['fast — ttl 20 s, loop_wait 5 s, retry_timeout 7 s', 'upstream — ttl 30 s, loop_wait 10 s, retry_timeout 10 s']);
+  });
+
   it('asks every question that applies when run interactively with nothing stored', async () => {
     const result = await helpers.run(GENERATOR).withAnswers({});
     const { answers } = validateAnswers({});

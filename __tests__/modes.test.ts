@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { failureOf, freshDir, generate, readTree } from './helpers/stack.js';
+import { failureOf, freshDir, generate, readTree, TEST_CA_FILE } from './helpers/stack.js';
 
 const passwordFile = (password: string) => {
   const file = join(freshDir(), 'pw');
@@ -34,8 +34,7 @@ describe('external', () => {
   });
 
   it('copies the CA certificate for verify-full and mounts it, and re-runs from the copy', async () => {
-    const caFile = join(freshDir(), 'root.crt');
-    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n');
+    const caFile = TEST_CA_FILE;
     const options = { ...EXTERNAL, 'db-ssl-mode': 'verify-full', 'db-ca-file': caFile, 'db-password-file': passwordFile('x') };
     const result = await generate(options);
     expect(readFileSync(join(result.cwd, 'grafana/db-ca.crt'), 'utf8')).toBe(readFileSync(caFile, 'utf8'));
@@ -46,7 +45,19 @@ describe('external', () => {
 
   it('refuses verify-full without an existing CA file', async () => {
     const message = await failureOf(generate({ ...EXTERNAL, 'db-ssl-mode': 'verify-full', 'db-ca-file': '/nonexistent.crt' }));
-    expect(message).toMatch(/--db-ca-file.*existing file/);
+    expect(message).toMatch(/--db-ca-file.*must be a readable file \(\/nonexistent\.crt does not exist\)/);
+  });
+
+  it('refuses a CA file that is a folder, holds no PEM certificate, or one that does not parse', async () => {
+    const dir = freshDir();
+    const notPem = join(dir, 'notes.txt');
+    writeFileSync(notPem, 'hello\n');
+    const broken = join(dir, 'broken.crt');
+    writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n');
+    const caFile = (file: string) => failureOf(generate({ ...EXTERNAL, 'db-ssl-mode': 'verify-full', 'db-ca-file': file, 'db-password-file': passwordFile('x') }));
+    expect(await caFile(dir)).toMatch(/is not a regular file/);
+    expect(await caFile(notPem)).toMatch(/must hold PEM certificates/);
+    expect(await caFile(broken)).toMatch(/certificate 1 of .*broken\.crt does not parse/);
   });
 
   it('refuses --db-password-file where the stack makes its own passwords', async () => {

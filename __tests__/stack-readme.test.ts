@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { firstStartCommands } from '../generators/app/render/index.js';
 import type { Answers } from '../generators/app/questions.js';
-import { filesFor, topologyFor } from './helpers/stack.js';
+import { filesFor, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
 
 const DATABASES: Record<string, Partial<Answers>> = {
   'patroni, 3 etcd members': { dbMode: 'patroni', etcdMembers: 3 },
@@ -22,7 +22,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
   }
 }
 ANSWER_SETS.push(
-  ['external, verify-full with a CA file', { dbMode: 'external', dbHost: 'pg.example.com', dbSslMode: 'verify-full', dbCaFile: fileURLToPath(import.meta.url) }],
+  ['external, verify-full with a CA file', { dbMode: 'external', dbHost: 'pg.example.com', dbSslMode: 'verify-full', dbCaFile: TEST_CA_FILE }],
   ['patroni, async, upstream profile, sub-path URL', { synchronousReplication: false, failoverProfile: 'upstream', publicUrl: 'https://example.com/grafana' }],
 );
 

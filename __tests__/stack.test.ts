@@ -8,7 +8,7 @@ import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
 import { PATRONI_CONFIG_IN_CONTAINER } from '../generators/app/render/paths.js';
 import { serviceNames, type PatroniCluster, type Topology } from '../generators/app/topology.js';
-import { filesFor, topologyFor } from './helpers/stack.js';
+import { filesFor, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
 
 interface ComposeService {
   image?: string;
@@ -295,7 +295,7 @@ describe('database modes', () => {
   });
 
   it('points Grafana at an external database with its SSL mode and CA certificate', () => {
-    const files = filesFor({ ...EXTERNAL, dbPort: 6432, dbName: 'grafana_prod', dbUser: 'svc_grafana', dbSslMode: 'verify-full', dbCaFile: fileURLToPath(import.meta.url) });
+    const files = filesFor({ ...EXTERNAL, dbPort: 6432, dbName: 'grafana_prod', dbUser: 'svc_grafana', dbSslMode: 'verify-full', dbCaFile: TEST_CA_FILE });
     const ini = parse(files['grafana/grafana.ini']);
     expect(ini.database).toMatchObject({
       host: 'pg.example.com:6432',

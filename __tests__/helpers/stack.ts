@@ -10,6 +10,9 @@ import type { Answers } from '../../generators/app/questions.js';
 import { renderStack } from '../../generators/app/render/index.js';
 import { buildTopology } from '../../generators/app/topology.js';
 
+/** A CA certificate (public part only, its key thrown away) for the verify-full tests. */
+export const TEST_CA_FILE = fileURLToPath(new URL('../fixtures/test-ca.crt', import.meta.url));
+
 /** The compiled generator, exactly as `yo` loads it (npm test builds first). */
 export const GENERATOR = fileURLToPath(new URL('../../generators/app/index.js', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/grafana-ha.js', import.meta.url));

@@ -5,6 +5,11 @@
  */
 
 export const GRAFANA_DEFAULT_VERSION = '13.2.3';
+/**
+ * The oldest Grafana this generator supports; an older --grafana-version gets a warning. The
+ * previous major line: Grafana Labs maintains the current major and the last of the previous.
+ */
+export const GRAFANA_OLDEST_SUPPORTED = '12.0.0';
 
 /** PostgreSQL majors the Patroni image can be built for, newest first. */
 export const POSTGRES_IMAGES: Record<number, string> = {

@@ -5,6 +5,7 @@
  * problems are reported together.
  */
 import { applies, ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
+import { GRAFANA_OLDEST_SUPPORTED } from './catalog.js';
 import { ETCD_DATA_DIRS, type EtcdDataDir, type StackHistory } from './topology.js';
 
 export class ConfigError extends Error {
@@ -27,29 +28,33 @@ export interface ValidatedAnswers {
 
 type Coerced = { value: unknown } | { problem: string };
 
-/** Options arrive as strings, `.yo-rc.json` as JSON values, prompts as either. */
-export function coerce(question: Pick<Question, 'kind'>, raw: unknown): Coerced {
+/**
+ * Options arrive as strings, prompts as either, and are coerced. `exact`: `.yo-rc.json` holds JSON
+ * values, which must already have the right type (a "3" there is an error, not a 3).
+ */
+export function coerce(question: Pick<Question, 'kind'>, raw: unknown, exact = false): Coerced {
   switch (question.kind) {
     case 'integer': {
-      const n = typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isInteger(n) ? { value: n } : { problem: 'must be a whole number' };
+      const n = !exact && typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) ? { value: n } : { problem: exact ? 'must be a JSON integer' : 'must be a whole number' };
     }
     case 'boolean': {
       if (typeof raw === 'boolean') return { value: raw };
+      if (exact) return { problem: 'must be JSON true or false' };
       if (raw === 'true' || raw === 'yes') return { value: true };
       if (raw === 'false' || raw === 'no') return { value: false };
       return { problem: 'must be true or false' };
     }
     case 'string':
-      return typeof raw === 'string' ? { value: raw.trim() } : { problem: 'must be text' };
+      return typeof raw === 'string' ? { value: raw.trim() } : { problem: exact ? 'must be a JSON string' : 'must be text' };
   }
 }
 
 const describe = (q: Question) => `--${q.option} (${q.name})`;
 
 /** Coerce then validate one value; prompts use this too, so every source is checked alike. */
-export function checkOne(question: Question, raw: unknown, answers: Partial<Answers>): Coerced {
-  const coerced = coerce(question, raw);
+export function checkOne(question: Question, raw: unknown, answers: Partial<Answers>, exact = false): Coerced {
+  const coerced = coerce(question, raw, exact);
   if ('problem' in coerced) return coerced;
   const validate = question.validate as (v: unknown, a: Partial<Answers>) => string | undefined;
   const problem = validate(coerced.value, answers);
@@ -64,10 +69,14 @@ const ETCD_DATA_DIR_VALUES: readonly string[] = Object.values(ETCD_DATA_DIRS);
  * Validate merged raw values. Missing values take the question's default;
  * unknown keys (a typo in `.yo-rc.json`) are errors, not silently ignored.
  *
- * `stored`: `raw` is the `.yo-rc.json` of an existing stack. A Patroni stack recorded without
- * `etcdDataDir` was generated before the layout was recorded: its members keep the volume root.
+ * `stored`: `raw` is the `.yo-rc.json` of an existing stack, whose values must have their exact JSON
+ * types. A Patroni stack recorded without `etcdDataDir` was generated before the layout was
+ * recorded: its members keep the volume root. `options`: the values given as CLI options.
  */
-export function validateAnswers(raw: Record<string, unknown>, { stored = false } = {}): ValidatedAnswers {
+export function validateAnswers(
+  raw: Record<string, unknown>,
+  { stored = false, options = {} }: { stored?: boolean; options?: Record<string, unknown> } = {},
+): ValidatedAnswers {
   const problems: string[] = [];
   const known = new Set<string>([...QUESTIONS.map((q) => q.name), ...HISTORY_FIELDS]);
   for (const key of Object.keys(raw)) {
@@ -78,21 +87,27 @@ export function validateAnswers(raw: Record<string, unknown>, { stored = false }
   for (const q of QUESTIONS as readonly Question[]) {
     const soFar = answers as Partial<Answers>;
     if (!applies(q, soFar)) {
+      // Given as an option for a stack it does not apply to (--db-host without --db-mode external):
+      // an error like any bad input, never silently ignored.
+      if (options[q.name] !== undefined) {
+        const context = soFar.dbMode === 'external' ? `--db-mode external, --db-ssl-mode ${soFar.dbSslMode}` : `--db-mode ${soFar.dbMode}`;
+        problems.push(`--${q.option}: does not apply to this stack (${context}); leave it out`);
+      }
       answers[q.name] = q.default(soFar);
       continue;
     }
     // A default is checked like any value: an empty one means the answer is required here.
     const given = raw[q.name] ?? q.default(soFar);
-    const checked = checkOne(q, given, soFar);
+    const checked = checkOne(q, given, soFar, stored && raw[q.name] !== undefined);
     if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
     else answers[q.name] = checked.value;
   }
   const founders = raw.etcdFoundingMembers;
-  if (founders !== undefined && !ETCD_SIZES.includes(founders as number)) {
+  if (founders !== undefined && (typeof founders !== 'number' || !ETCD_SIZES.includes(founders))) {
     problems.push(`etcdFoundingMembers (recorded in .yo-rc.json): must be one of ${ETCD_SIZES.join(', ')} (got ${JSON.stringify(founders)})`);
   }
   const dataDir = raw.etcdDataDir;
-  if (dataDir !== undefined && !ETCD_DATA_DIR_VALUES.includes(dataDir as string)) {
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || !ETCD_DATA_DIR_VALUES.includes(dataDir))) {
     problems.push(
       `etcdDataDir (recorded in .yo-rc.json): must be one of ${ETCD_DATA_DIR_VALUES.join(', ')} (got ${JSON.stringify(dataDir)}); ` +
         "it is where this stack's etcd members keep their data, and must not change once they have started",
@@ -110,8 +125,28 @@ export function validateAnswers(raw: Record<string, unknown>, { stored = false }
   return { answers: valid, history, warnings: warningsFor(valid) };
 }
 
+/** Whether `version` (major.minor.patch) is older than `floor`. */
+const olderThan = (version: string, floor: string) => {
+  const [a, b] = [version, floor].map((v) => v.split('.').map(Number));
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+};
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 function warningsFor(a: Answers): string[] {
   const warnings: string[] = [];
+  if (a.httpPort < 1024) {
+    warnings.push(`--http-port ${a.httpPort}: below 1024, which rootless Docker cannot publish (unless net.ipv4.ip_unprivileged_port_start allows it).`);
+  }
+  const url = new URL(a.publicUrl);
+  const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  if (LOCAL_HOSTS.has(url.hostname) && urlPort !== a.httpPort) {
+    warnings.push(`--public-url ${a.publicUrl} is on this machine, port ${urlPort}, but the stack publishes port ${a.httpPort}: links and redirects will point elsewhere.`);
+  }
+  if (olderThan(a.grafanaVersion, GRAFANA_OLDEST_SUPPORTED)) {
+    warnings.push(`--grafana-version ${a.grafanaVersion} is older than ${GRAFANA_OLDEST_SUPPORTED}, the oldest this generator supports: its settings may not apply.`);
+  }
   if (a.grafanaReplicas === 1) warnings.push('1 Grafana replica is not highly available: a crash or upgrade means downtime.');
   if (a.dbMode === 'patroni' && a.etcdMembers === 1) {
     warnings.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
@@ -145,3 +180,4 @@ export function answersToStore(answers: Answers, history: StackHistory): Record<
   }
   return stored;
 }
+

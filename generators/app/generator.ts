@@ -6,12 +6,13 @@
  */
 import Generator from 'yeoman-generator';
 import { YoResolve } from '@yeoman/conflicter';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createTwoFilesPatch } from 'diff';
 import { commitChanges, type FileWrite, type StackChanges, type StepHook } from './commit.js';
 import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
 import { describePlan, planRerun, type Rerun } from './plan.js';
-import { applies, QUESTIONS, type Answers, type Question } from './questions.js';
+import { applies, QUESTIONS, unreadableFileProblem, type Answers, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
 import { parseRecord, RECORD_FILE, recordText, sha256, type GenerationRecord } from './record.js';
 
@@ -21,11 +22,17 @@ import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.j
 
 const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 
+/** A password that is only blanks is no password. */
+const emptyPasswordProblem = (password: string) => (password.trim() === '' ? 'is empty (or only blanks)' : undefined);
+
 /** `--db-password-file`: the password is the file's first line. */
 function readPasswordFile(path: unknown): string | undefined {
   if (typeof path !== 'string' || path === '') return undefined;
-  const password = readIfExists(path)?.split(/\r?\n/)[0];
-  if (!password) throw new ConfigError([`--db-password-file ${path}: must be a readable file whose first line is the password`]);
+  const unreadable = unreadableFileProblem(path);
+  if (unreadable) throw new ConfigError([`--db-password-file: must be a readable file whose first line is the password (${unreadable})`]);
+  const password = readFileSync(path, 'utf8').split(/\r?\n/)[0];
+  const empty = emptyPasswordProblem(password);
+  if (empty) throw new ConfigError([`--db-password-file ${path}: its first line, the password, ${empty}`]);
   return password;
 }
 
@@ -56,8 +63,12 @@ function readRecord(text: string | undefined): GenerationRecord | undefined {
   return parsed.record;
 }
 
-/** The generator's own version, recorded with each generation. */
-const GENERATOR_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The generator's own version, recorded with each generation (this file runs from generators/ or dist/generators/). */
+const GENERATOR_VERSION = ['../../package.json', '../../../package.json']
+  .map((path) => new URL(path, import.meta.url))
+  .filter((url) => existsSync(url))
+  .map((url) => JSON.parse(readFileSync(url, 'utf8')) as { name: string; version: string })
+  .find((pkg) => pkg.name === 'generator-grafana-ha')!.version;
 
 /** `yo` passes options as typed (`grafana-replicas`), the bin's command line camel-cased (`grafanaReplicas`). */
 const optionValue = (options: Record<string, unknown>, kebab: string): unknown =>
@@ -80,13 +91,13 @@ function optionValues(options: Record<string, unknown>): Record<string, unknown>
 const STACK_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml', 'README.md', 'grafana', 'lb', 'secrets', 'scripts'];
 
 /** One table entry → one Inquirer question; `known` holds stored and option values. */
-function toPrompt(q: Question, known: Record<string, unknown>) {
+export function toPrompt(q: Question, known: Record<string, unknown>) {
   const merged = (answers: Record<string, unknown>) => ({ ...known, ...answers }) as Partial<Answers>;
   return {
     name: q.name,
     message: q.message,
     type: q.choices ? 'select' : q.kind === 'boolean' ? 'confirm' : q.kind === 'integer' ? 'number' : 'input',
-    choices: q.choices?.map((c) => ({ name: String(c), value: c })),
+    choices: q.choices?.map((c) => ({ name: q.choiceHelp?.[String(c)] ? `${c} — ${q.choiceHelp[String(c)]}` : String(c), value: c })),
     default: (answers: Record<string, unknown>) => known[q.name] ?? q.default(merged(answers)),
     when: (answers: Record<string, unknown>) => applies(q, merged(answers)),
     validate: (value: unknown, answers: Record<string, unknown>) => {
@@ -97,10 +108,10 @@ function toPrompt(q: Question, known: Record<string, unknown>) {
 }
 
 /** Edited files this run would change, with no terminal to ask about them: the ways out. */
-function unresolvableConflicts(paths: string[]): ConfigError {
+function unresolvableConflicts(paths: string[], why = 'there is no terminal to ask you'): ConfigError {
   return new ConfigError(
     [
-      `you edited ${paths.join(', ')} since the last run, and this run would change ${paths.length === 1 ? 'it' : 'them'}; there is no terminal to ask you. Either:`,
+      `you edited ${paths.join(', ')} since the last run, and this run would change ${paths.length === 1 ? 'it' : 'them'}; ${why}. Either:`,
       `run again in a terminal, which shows each difference and asks`,
       `run again with --force: the generated version replaces your edits`,
       `list each in a .yo-resolve file in this folder (\`${paths[0]} skip\` keeps your version, \`${paths[0]} force\` takes the new one)`,
@@ -161,8 +172,10 @@ export default class GrafanaHaGenerator extends Generator {
     super(args, options as never, { customInstallTask: true });
     for (const q of QUESTIONS as readonly Question[]) {
       const choices = q.choices ? ` [${q.choices.join('|')}]` : '';
+      const fallback = q.helpDefault ?? String(q.default({}));
+      const shownDefault = fallback === '' ? '' : ` (default: ${fallback})`;
       // Every answer option takes a value as text (`--synchronous-replication false`); validation coerces it.
-      this.option(q.option, { type: String, description: `${q.help}${choices}` });
+      this.option(q.option, { type: String, description: `${q.help}${choices}${shownDefault}` });
     }
     this.option('defaults', {
       type: Boolean,
@@ -180,6 +193,11 @@ export default class GrafanaHaGenerator extends Generator {
 
   /** A first run into a folder that holds something else says so before asking anything. */
   initializing() {
+    // Yeoman logs "An error occured while running grafana-ha:app#configuring" before every error: the
+    // error itself says what is wrong, and that line only names our code's insides.
+    const logError = this.log.error.bind(this.log);
+    this.log.error = ((...messages: unknown[]) =>
+      String(messages[0]).startsWith('An error occured while running') ? this.log : logError(...messages)) as typeof this.log.error;
     if (Object.keys(this.config.getAll()).length > 0 || existsSync(this.destinationPath(RECORD_FILE))) return;
     const found = STACK_NAMES.filter((name) => existsSync(this.destinationPath(name)));
     if (found.length > 0) {
@@ -212,6 +230,7 @@ export default class GrafanaHaGenerator extends Generator {
         name: 'dbPassword',
         message: "Password of Grafana's role on the external database",
         mask: '*',
+        validate: (value: string) => emptyPasswordProblem(value) ?? true,
       } as never);
       this.externalDbPassword = dbPassword;
     }
@@ -236,7 +255,9 @@ export default class GrafanaHaGenerator extends Generator {
     // An etcd cluster never moves its data: the run keeps the layout the stack has (for one generated
     // before the layout was recorded, the volume root), for its new members too.
     const raw = before?.answers.dbMode === 'patroni' ? { ...this.raw, etcdDataDir: before.history.etcdDataDir } : this.raw;
-    const { answers, history, warnings } = validateAnswers(raw);
+    const { answers, history, warnings } = validateAnswers(raw, { options: optionValues(options) });
+    const promptedPasswordProblem = this.externalDbPassword === undefined ? undefined : emptyPasswordProblem(this.externalDbPassword);
+    if (promptedPasswordProblem) throw new ConfigError([`the password of Grafana's role ${promptedPasswordProblem}`]);
     const topology = buildTopology(answers, history);
     const files = renderStack(topology);
 
@@ -259,7 +280,7 @@ export default class GrafanaHaGenerator extends Generator {
     });
     if (secrets.problems.length > 0) throw new ConfigError(secrets.problems, 'Secrets are missing');
 
-    for (const warning of warnings) this.log.conflict(`Warning: ${warning}`);
+    for (const warning of warnings) this.log.writeln(`warning ${warning}`);
     // Re-runs read the CA certificate from the stack's own copy.
     const caCert = topology.grafana.database.caCert;
     const toStore = answersToStore(caCert ? { ...answers, dbCaFile: caCert.file } : answers, history);
@@ -307,7 +328,9 @@ export default class GrafanaHaGenerator extends Generator {
       else if (status === undefined) unresolved.push(path);
     }
     const interactive = Boolean(process.stdin.isTTY) || this.env.adapter.constructor.name === 'TestAdapter';
+    // --bail: stop at the first conflict instead of asking.
     if (unresolved.length > 0 && !interactive) throw unresolvableConflicts(unresolved);
+    if (unresolved.length > 0 && options.bail) throw unresolvableConflicts(unresolved, '--bail stops at the first one');
     for (const path of unresolved) {
       const generated = files.find((f) => f.path === path)?.contents ?? '';
       this.log.info(`${path} was edited since the last run, and this run changes it:\n${createTwoFilesPatch(`${path} (yours)`, `${path} (generated)`, readIfExists(this.destinationPath(path)) ?? '', generated)}`);
@@ -351,6 +374,12 @@ export default class GrafanaHaGenerator extends Generator {
     } else {
       this.log.ok(`Stack written. Start it with: ${firstStartCommands(topology).join(' && ')}`);
     }
-    this.log.info(`Open ${topology.grafana.publicUrl} (load balancer: ${topology.loadBalancer.kind}).`);
+    this.log.info(`Open ${topology.grafana.publicUrl} and log in as admin: the password is in ${SECRETS.grafanaAdmin.file}.`);
+    this.log.info('README.md in this folder is the runbook: health checks, failover, growing, restarts, limits.');
+    const compose = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8', timeout: 10_000 });
+    if (compose.status !== 0) {
+      // Not an error: the stack may be deployed on another machine.
+      this.log.writeln(`warning Docker Engine with Compose v2 (\`docker compose\`) was not found on this machine: the stack needs both where it runs.`);
+    }
   }
 }

@@ -3,7 +3,8 @@
  * prompt, default and validation. Prompts, options, `.yo-rc.json` and the
  * `--help` text are all derived from this table.
  */
-import { existsSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
 
@@ -53,7 +54,11 @@ export interface Question<K extends AnswerName = AnswerName> {
   /** One line for `--help`. */
   help: string;
   choices?: readonly Answers[K][];
+  /** One line per choice, shown beside it at the prompt. */
+  choiceHelp?: Partial<Record<string, string>>;
   default: (answers: Partial<Answers>) => Answers[K];
+  /** How `--help` shows a default that depends on other answers. */
+  helpDefault?: string;
   /** Asked (and validated) only when this returns true; otherwise the default is kept. */
   when?: (answers: Partial<Answers>) => boolean;
   /** Returns a problem description, or undefined when the value is fine. Receives a coerced value. */
@@ -100,6 +105,35 @@ function validatePublicUrl(value: string): string | undefined {
   return undefined;
 }
 
+/** Why a file is not a readable regular file, or undefined when it is. */
+export function unreadableFileProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `${path} is not a regular file`;
+    readFileSync(path);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${path} does not exist` : code === 'EACCES' ? `${path} is not readable` : `${path} cannot be read (${code ?? (error as Error).message})`;
+  }
+}
+
+/** The CA file must hold one or more PEM certificates that node:crypto can parse. */
+function pemCertificateProblem(path: string): string | undefined {
+  if (!path) return 'is required: the CA certificate file';
+  const unreadable = unreadableFileProblem(path);
+  if (unreadable) return `must be a readable file (${unreadable})`;
+  const blocks = readFileSync(path, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return `must hold PEM certificates (-----BEGIN CERTIFICATE-----); ${path} has none`;
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `certificate ${i + 1} of ${path} does not parse: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
 const kebabCase = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** `question()` derives the option name and keeps each entry's value type tied to its answer key. */
@@ -136,6 +170,7 @@ export const QUESTIONS = [
     message: 'Load balancer in front of Grafana',
     help: 'haproxy (active health checks) or nginx (passive checks)',
     choices: LOAD_BALANCERS,
+    choiceHelp: { haproxy: 'active health checks; drains a replica through its runtime API', nginx: 'open source nginx: passive checks only' },
     default: () => 'haproxy',
     validate: oneOf(LOAD_BALANCERS),
   }),
@@ -153,6 +188,7 @@ export const QUESTIONS = [
     message: 'Public URL users open (Grafana root_url on every replica)',
     help: 'Public URL of the load balancer; becomes root_url on every replica',
     default: (a) => `http://localhost:${a.httpPort ?? 8080}/`,
+    helpDefault: 'http://localhost:<http-port>/',
     validate: validatePublicUrl,
   }),
   question({
@@ -161,6 +197,11 @@ export const QUESTIONS = [
     message: 'Database high availability',
     help: 'patroni (PostgreSQL HA with Patroni + etcd), external (your own PostgreSQL HA) or single (one container, not HA)',
     choices: DB_MODES,
+    choiceHelp: {
+      patroni: 'PostgreSQL HA in the stack: Patroni, etcd and a DB router',
+      single: 'one PostgreSQL container, not HA: development and trials',
+      external: 'your own PostgreSQL HA, elsewhere',
+    },
     default: () => 'patroni',
     validate: oneOf(DB_MODES),
   }),
@@ -206,6 +247,11 @@ export const QUESTIONS = [
     message: 'SSL mode for the external database',
     help: 'external mode: require (encrypted), verify-full (encrypted, server certificate checked) or disable',
     choices: SSL_MODES,
+    choiceHelp: {
+      require: "encrypted; the server's certificate is not checked",
+      'verify-full': "encrypted; the server's certificate and host name are checked against a CA file",
+      disable: 'unencrypted, password included',
+    },
     default: () => 'require',
     when: isExternal,
     validate: oneOf(SSL_MODES),
@@ -217,7 +263,7 @@ export const QUESTIONS = [
     help: 'external mode with verify-full: CA certificate file, copied into the stack',
     default: () => '',
     when: (a) => isExternal(a) && a.dbSslMode === 'verify-full',
-    validate: (v) => (v && existsSync(v) ? undefined : 'must be an existing file'),
+    validate: (v) => pemCertificateProblem(v),
   }),
   question({
     name: 'patroniNodes',
@@ -234,6 +280,7 @@ export const QUESTIONS = [
     message: 'How many etcd members? (odd, so a majority survives)',
     help: 'etcd cluster size: 1, 3, 5 or 7 (1 is not highly available)',
     choices: ETCD_SIZES,
+    choiceHelp: { 1: 'no HA: its loss stops writes', 3: 'survives the loss of 1', 5: 'survives the loss of 2', 7: 'survives the loss of 3' },
     default: () => 3,
     when: isPatroni,
     validate: oneOf(ETCD_SIZES),
@@ -265,6 +312,7 @@ export const QUESTIONS = [
       .map(([name, p]) => `${name} (ttl ${p.ttl}s)`)
       .join(' or '),
     choices: Object.keys(FAILOVER_PROFILES) as FailoverProfileName[],
+    choiceHelp: Object.fromEntries(Object.entries(FAILOVER_PROFILES).map(([name, p]) => [name, `ttl ${p.ttl} s, loop_wait ${p.loopWait} s, retry_timeout ${p.retryTimeout} s`])),
     default: () => 'fast',
     when: isPatroni,
     validate: oneOf(Object.keys(FAILOVER_PROFILES)),
