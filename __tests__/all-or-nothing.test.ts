@@ -138,6 +138,18 @@ describe('the record of the last complete generation', () => {
     expect(treeState(dir)).toEqual(before);
   });
 
+  it('a record that does not describe this folder (copied from another stack) is refused with an explanation, nothing written', () => {
+    const other = freshDir();
+    expect(runBin(['--defaults', '--project-name', 'other-stack'], other).status).toBe(0);
+    const dir = copyOfBase();
+    cpSync(join(other, RECORD_FILE), join(dir, RECORD_FILE));
+    const before = treeState(dir);
+    const run = runBin(['--defaults'], dir);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/describes the project "other-stack", but compose\.yaml here is the project "grafana-ha"/);
+    expect(treeState(dir)).toEqual(before);
+  });
+
   it('tells a file an older generator wrote from a user edit: one the user never touched is replaced without a question', () => {
     // As if an older generator had written another README: the record holds that file's hash.
     const dir = copyOfBase();

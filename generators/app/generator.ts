@@ -9,12 +9,13 @@ import { YoResolve } from '@yeoman/conflicter';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createTwoFilesPatch } from 'diff';
+import { load } from 'js-yaml';
 import { commitChanges, type FileWrite, type StackChanges, type StepHook } from './commit.js';
 import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
 import { describePlan, planRerun, type Rerun } from './plan.js';
 import { applies, QUESTIONS, unreadableFileProblem, type Answers, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
-import { parseRecord, RECORD_FILE, recordText, sha256, type GenerationRecord } from './record.js';
+import { parseRecord, RECORD_FILE, recordMismatch, recordText, sha256, type GenerationRecord } from './record.js';
 
 const YO_RC = '.yo-rc.json';
 import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
@@ -53,6 +54,17 @@ function refuseEditedHistory(stored: ValidatedAnswers, recorded: ValidatedAnswer
     .filter((field) => stored.history[field] !== recorded.history[field])
     .map((field) => `.yo-rc.json: ${field} ${JSON.stringify(stored.history[field])} is not what this stack has (${JSON.stringify(recorded.history[field])}, in ${RECORD_FILE}): it records the cluster's past, which no answer changes. Put it back.`);
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** The `name:` of a compose.yaml, if it parses and has one. */
+function composeProjectOnDisk(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const name = (load(text) as { name?: unknown } | null)?.name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The record of the last complete generation, if the stack has one; a damaged one is refused. */
@@ -247,6 +259,8 @@ export default class GrafanaHaGenerator extends Generator {
     const onDisk = (path: string) => readIfExists(this.destinationPath(path));
     // The plan compares with the last complete generation; a stack older than records, with its .yo-rc.json.
     const record = readRecord(onDisk(RECORD_FILE));
+    const mismatch = record && recordMismatch(record, onDisk, composeProjectOnDisk(onDisk('compose.yaml')));
+    if (mismatch) throw new ConfigError([mismatch], 'The record of the last generation does not match this folder');
     // .yo-rc.json is input, validated like any (a hand edit included), and may change the answers;
     // the history it repeats is the record's, which no edit changes.
     const storedAnswers = Object.keys(stored).length > 0 ? validateStored(stored) : undefined;

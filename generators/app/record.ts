@@ -53,3 +53,24 @@ export function parseRecord(text: string): { record: GenerationRecord } | { prob
   }
   return { record: { generator: record.generator, stored: record.stored, files: record.files } };
 }
+
+/**
+ * Whether a record describes the stack in this folder: at least one file it lists is there as it
+ * recorded it, and compose.yaml, if there, names the recorded project. `composeProject`: the
+ * `name:` of compose.yaml on disk, if it has one. Edits to some files are fine; a record copied
+ * from another stack, or left behind in a folder whose files were replaced, is not.
+ */
+export function recordMismatch(record: GenerationRecord, onDisk: (path: string) => string | undefined, composeProject?: string): string | undefined {
+  const project = record.stored.projectName;
+  if (composeProject !== undefined && composeProject !== project) {
+    return `${RECORD_FILE} describes the project "${String(project)}", but compose.yaml here is the project "${composeProject}". ${RECORD_HELP}`;
+  }
+  const asRecorded = Object.entries(record.files).filter(([path, hash]) => {
+    const contents = onDisk(path);
+    return contents !== undefined && sha256(contents) === hash;
+  });
+  if (asRecorded.length === 0) {
+    return `none of the files ${RECORD_FILE} lists is here as it recorded it: it describes another stack, or these files were replaced. ${RECORD_HELP}`;
+  }
+  return undefined;
+}
