@@ -5,7 +5,7 @@
  * no terminal, as CI runs it.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRecord, RECORD_FILE, recordText, sha256 } from '../generators/app/record.js';
 import { BIN, freshDir, treeState } from './helpers/stack.js';
@@ -53,6 +53,16 @@ describe('a re-run stopped at any step of its commit', () => {
     expect(run.signal).toBe(signal);
     expect(treeState(dir)).toEqual(complete);
   });
+});
+
+it('rewrites a changed file in place, same inode: a running container that bind-mounts it sees the new contents on reload', () => {
+  const dir = copyOfBase();
+  const files = ['lb/haproxy.cfg', 'grafana/grafana.ini', 'db-router/haproxy.cfg', 'patroni/pg-1.yml', 'compose.yaml'];
+  const inodes = files.map((f) => statSync(join(dir, f)).ino);
+  const contents = files.map((f) => readFileSync(join(dir, f), 'utf8'));
+  expect(runBin(GROW, dir).status).toBe(0);
+  expect(files.map((f) => readFileSync(join(dir, f), 'utf8'))).not.toEqual(contents);
+  expect(files.map((f) => statSync(join(dir, f)).ino)).toEqual(inodes);
 });
 
 describe('decided before anything is written', () => {

@@ -46,8 +46,8 @@ it('an invalid option value: one error naming the option, the folder unchanged',
   );
 });
 
-/** Any JSON value; for a key of `.yo-rc.json`, the exact-type check decides whether it is invalid. */
-const jsonValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 1 }));
+/** Any JSON value (JSON has no Infinity or NaN); for a key of `.yo-rc.json`, the exact-type check decides whether it is invalid. */
+const jsonValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double({ noDefaultInfinity: true, noNaN: true }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 1 }));
 
 it('a hand-edited .yo-rc.json with a wrong value or type: one error naming the key, the folder unchanged', async () => {
   await fc.assert(

@@ -17,10 +17,14 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { engineRunning, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { generateStack } from './generate.js';
+import { connectionsExhausted, laggingReplicaThenPrimaryLoss, patroniFrozen, postgresCrash, postmasterFrozen, syncStandbyFrozen, type DrillResult } from './drills.js';
 import { grafanaReplicaLoss, plannedReplicaRestarts, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** The failure drills (lab/drills.ts) run this many times per cell (0: none); each takes a minute or two. */
+const DRILL_RUNS = Number(process.env.BENCH_DRILL_RUNS ?? 1);
+const DRILLS = [postgresCrash, patroniFrozen, postmasterFrozen, connectionsExhausted, syncStandbyFrozen, laggingReplicaThenPrimaryLoss];
 const profiles = (process.env.BENCH_PROFILES ?? 'fast,upstream').split(',') as ('fast' | 'upstream')[];
 const balancers = (process.env.BENCH_LBS ?? 'haproxy,nginx').split(',') as ('haproxy' | 'nginx')[];
 
@@ -48,6 +52,7 @@ interface Column {
   /** Seconds per replica for out → recreate → in. */
   plannedPerReplica: number[];
   duplicated: number;
+  drills: DrillResult[];
 }
 
 async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | 'nginx'): Promise<Column> {
@@ -55,7 +60,7 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
   const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
   timings.set(profile, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
   const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [],
-    killWritesFailed: 0, killWritesAcked: 0, plannedFailed: [], plannedRequests: 0, plannedPerReplica: [], duplicated: 0 };
+    killWritesFailed: 0, killWritesAcked: 0, plannedFailed: [], plannedRequests: 0, plannedPerReplica: [], duplicated: 0, drills: [] };
   const lab = await StackLab.start(dir, { removeStackDir: true });
   try {
     await waitClusterSettled(lab, { sync: true });
@@ -83,6 +88,13 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
       col.plannedPerReplica.push(p.commands.reduce((sum, c) => sum + c.seconds, 0) / replicas);
       col.duplicated = p.duplicated.length; // the stand-ins' whole history: every earlier scenario included
       console.error(`${col.name} run ${run} planned restarts: ${failed} failed, ${p.duplicated.length} duplicated so far`);
+    }
+    for (let run = 1; run <= DRILL_RUNS; run++) {
+      for (const drill of DRILLS) {
+        const d = await drill(lab);
+        col.drills.push(d);
+        console.error(`${col.name} drill run ${run}: ${d.drill}: ${d.outcome}; outage ${fmt(d.writeOutageMs / 1000)}; lost ${d.lost.length}, two primaries ${d.twoPrimarySamples}, to a replica ${d.routedToReplica}`);
+      }
     }
   } finally {
     lab.destroy();
@@ -119,7 +131,23 @@ const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
 console.log(`\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
 console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
-for (const line of table) console.log(`| ${line.join(' | ')} |`);
+// BENCH_RUNS=0 runs the drills alone.
+if (RUNS > 0) for (const line of table) console.log(`| ${line.join(' | ')} |`);
+
+if (DRILL_RUNS > 0) {
+  const names = [...new Set(columns.flatMap((c) => c.drills.map((d) => d.drill)))];
+  console.log(`\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell: write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`);
+  console.log(`| drill | what the stack did (${columns[0].name}) | ${columns.map((c) => c.name).join(' | ')} |`);
+  console.log(`| ${['---', '---', ...columns.map(() => '---')].join(' | ')} |`);
+  for (const name of names) {
+    const cell = (c: Column) => {
+      const runs = c.drills.filter((d) => d.drill === name);
+      const sum = (f: (d: DrillResult) => number) => runs.reduce((n, d) => n + f(d), 0);
+      return `${fmt(median(runs.map((d) => d.writeOutageMs / 1000)))}; ${sum((d) => d.lost.length)} / ${sum((d) => d.twoPrimarySamples)} / ${sum((d) => d.routedToReplica)}`;
+    };
+    console.log(`| ${name} | ${columns[0].drills.find((d) => d.drill === name)?.outcome ?? ''} | ${columns.map(cell).join(' | ')} |`);
+  }
+}
 
 // The namespace lab's figures (npm run bench:failover, 2026-11-27, same cells, 3 runs each), before the
 // lab moved onto the real engine: printed beside the new ones so the move's effect shows.
@@ -132,8 +160,10 @@ const NAMESPACE_LAB: Record<string, string[]> = {
   '… serves again after restart (median)': ['2.1 s', '2.3 s', '2.3 s', '3.7 s'],
 };
 const OLD_CELLS = ['fast / haproxy', 'fast / nginx', 'upstream / haproxy', 'upstream / nginx'];
-const shown = OLD_CELLS.map((c, i) => [c, i] as const).filter(([c]) => columns.some((col) => col.name === c));
-console.log('\nThe same cells on the namespace lab (2026-11-27), for comparison:\n');
-console.log(`| ${['metric', ...shown.map(([c]) => c)].join(' | ')} |`);
-console.log(`| ${['metric', ...shown].map(() => '---').join(' | ')} |`);
-for (const [metric, values] of Object.entries(NAMESPACE_LAB)) console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);
+const shown = OLD_CELLS.map((c, i) => [c, i] as const).filter(([c]) => RUNS > 0 && columns.some((col) => col.name === c));
+if (shown.length > 0) {
+  console.log('\nThe same cells on the namespace lab (2026-11-27), for comparison:\n');
+  console.log(`| ${['metric', ...shown.map(([c]) => c)].join(' | ')} |`);
+  console.log(`| ${['metric', ...shown].map(() => '---').join(' | ')} |`);
+  for (const [metric, values] of Object.entries(NAMESPACE_LAB)) console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);
+}

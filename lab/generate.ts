@@ -42,10 +42,14 @@ export function generatorBin(): string {
   return process.env.GGHA_LAB_GENERATOR ?? join(REPO_ROOT, 'bin/grafana-ha.js');
 }
 
-/** Writes a stack with other options (e.g. --db-mode external …) into a fresh temp folder. */
+/**
+ * Writes a stack with other options (e.g. --db-mode external …) into a fresh temp folder. PostgreSQL
+ * is the default major (18, the one the stand-in image runs); an option for it would be refused
+ * where it does not apply (external mode).
+ */
 export function generateStackWith(args: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'ggha-stack-'));
-  execFileSync(process.execPath, [generatorBin(), '--defaults', '--postgres-major', '18', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  execFileSync(process.execPath, [generatorBin(), '--defaults', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   return dir;
 }
 

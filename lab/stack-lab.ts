@@ -295,6 +295,31 @@ export class StackLab {
     return pid;
   }
 
+  /** The processes of a service's container whose command line matches, with their PIDs on this host (`docker top`). */
+  async processes(service: string, match: RegExp): Promise<{ pid: number; args: string }[]> {
+    const r = await this.docker(['top', await this.container(service), '-eo', 'pid,args']);
+    if (r.code !== 0) throw new Error(`docker top ${service}: ${r.stderr}`);
+    return r.stdout
+      .split('\n')
+      .slice(1)
+      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ pid: Number(m[1]), args: m[2] }))
+      .filter((p) => match.test(p.args));
+  }
+
+  /**
+   * Sends a signal to the processes of a service that match (SIGKILL, SIGSTOP, SIGCONT…), by their
+   * PIDs on this host: processes this lab started, inside a container of its stack.
+   */
+  async signalProcesses(service: string, match: RegExp, signal: NodeJS.Signals): Promise<number[]> {
+    const found = await this.processes(service, match);
+    if (found.length === 0) throw new Error(`no process of ${service} matches ${match}`);
+    for (const p of found) process.kill(p.pid, signal);
+    this.log(`${signal} to ${service}: ${found.map((p) => `${p.pid} ${p.args}`).join('; ')}`);
+    return found.map((p) => p.pid);
+  }
+
   /**
    * Cuts the service off from some peers only (both directions), with packet filter rules inside the
    * container's own network namespace (nsenter by its PID; the host's tables are not touched).

@@ -4,15 +4,16 @@
  *  1. stage: every new file is written into a staging folder inside the stack (same file system).
  *     A failed write here (a full disk, a read-only folder) removes the staging folder: the
  *     stack is byte for byte as it was.
- *  2. apply: each old file is renamed into the staging folder and the staged one onto its place
- *     (renames need no space and replace a file whole), stale files go the same way, the record
- *     last. A failure here renames every old file back.
+ *  2. apply: new files are renamed into place; existing ones are rewritten in place (a running
+ *     container bind-mounts them, and a bind mount of one file follows its inode: a renamed-over
+ *     file would never reach it); stale files are moved into the staging folder; the record goes
+ *     last. A failure here writes every old file back, as it was.
  * SIGINT and SIGTERM wait until both are done (milliseconds), then stop the process: the stack is
  * then the complete new one. A SIGKILL or a power cut can still leave a mix (and a staging folder,
  * which the next run removes): the record, written last, is then the previous one, and the next
  * run plans the whole change again.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface FileWrite {
@@ -43,7 +44,9 @@ export const isStagingFolder = (name: string) => name.startsWith(STAGING_PREFIX)
 /** What apply did, in order, so that a failure can undo it exactly. */
 type Undo =
   | { kind: 'created-folder'; path: string }
-  | { kind: 'placed'; path: string; backup?: string };
+  | { kind: 'created'; path: string }
+  | { kind: 'rewritten'; path: string; previous: Buffer; mode: number }
+  | { kind: 'removed'; path: string; backup: string };
 
 export async function commitChanges(dir: string, changes: StackChanges, hook: StepHook = () => {}): Promise<void> {
   // SIGINT and SIGTERM wait for the commit: with a listener, Node queues them for the event loop,
@@ -70,8 +73,11 @@ function commitSync(dir: string, changes: StackChanges, hook: StepHook): void {
   for (const name of readdirSync(dir).filter(isStagingFolder)) rmSync(join(dir, name), { recursive: true, force: true });
   const staging = mkdtempSync(join(dir, STAGING_PREFIX));
   try {
+    // Everything that needs space happens here, before the stack is touched: a new file is written
+    // in full; an existing one is read, so that its old contents are at hand for an undo.
     writes.forEach((file, i) => {
       hook(`stage ${file.path}`);
+      if (existsSync(join(dir, file.path))) return;
       const staged = join(staging, `new-${i}`);
       writeFileSync(staged, file.contents);
       // writeFileSync's mode is masked by the umask: set it exactly.
@@ -91,32 +97,34 @@ function commitSync(dir: string, changes: StackChanges, hook: StepHook): void {
     chmodSync(join(dir, path), mode);
     undo.push({ kind: 'created-folder', path });
   };
-  // The old file moves into the staging folder (a rename: no space needed), the new one takes its place.
-  const place = (path: string, staged?: string) => {
-    const target = join(dir, path);
-    const backup = existsSync(target) ? join(staging, `old-${undo.length}`) : undefined;
-    if (backup) renameSync(target, backup);
-    undo.push({ kind: 'placed', path, backup });
-    if (staged) renameSync(staged, target);
+  const apply = (file: FileWrite, i: number) => {
+    hook(`apply ${file.path}`);
+    const target = join(dir, file.path);
+    if (existsSync(target)) {
+      // Rewritten in place, never replaced: a running container bind-mounts this very file (a bind
+      // mount of one file follows its inode), and a reload must read the new contents.
+      undo.push({ kind: 'rewritten', path: file.path, previous: readFileSync(target), mode: statSync(target).mode & 0o7777 });
+      writeFileSync(target, file.contents);
+      chmodSync(target, file.mode ?? 0o644);
+    } else {
+      makeFolder(dirname(file.path));
+      renameSync(join(staging, `new-${i}`), target);
+      undo.push({ kind: 'created', path: file.path });
+    }
   };
   try {
     for (const folder of changes.folders) {
       hook(`folder ${folder.path}`);
       makeFolder(folder.path, folder.mode);
     }
-    changes.writes.forEach((file, i) => {
-      hook(`apply ${file.path}`);
-      makeFolder(dirname(file.path));
-      place(file.path, join(staging, `new-${i}`));
-    });
+    changes.writes.forEach(apply);
     for (const path of changes.deletes.filter((p) => existsSync(join(dir, p)))) {
       hook(`delete ${path}`);
-      place(path);
+      const backup = join(staging, `old-${undo.length}`);
+      renameSync(join(dir, path), backup);
+      undo.push({ kind: 'removed', path, backup });
     }
-    if (changes.last) {
-      hook(`apply ${changes.last.path}`);
-      place(changes.last.path, join(staging, `new-${writes.length - 1}`));
-    }
+    if (changes.last) apply(changes.last, writes.length - 1);
   } catch (error) {
     rollBack(dir, undo);
     throw error;
@@ -129,10 +137,21 @@ function commitSync(dir: string, changes: StackChanges, hook: StepHook): void {
 function rollBack(dir: string, undo: Undo[]): void {
   for (const step of [...undo].reverse()) {
     const target = join(dir, step.path);
-    if (step.kind === 'created-folder') rmSync(target, { recursive: true, force: true });
-    else {
-      rmSync(target, { force: true });
-      if (step.backup) renameSync(step.backup, target);
+    switch (step.kind) {
+      case 'created-folder':
+        rmSync(target, { recursive: true, force: true });
+        break;
+      case 'created':
+        rmSync(target, { force: true });
+        break;
+      case 'rewritten':
+        // The old contents fit where the new ones were written.
+        writeFileSync(target, step.previous);
+        chmodSync(target, step.mode);
+        break;
+      case 'removed':
+        renameSync(step.backup, target);
+        break;
     }
   }
 }

@@ -1,0 +1,82 @@
+/**
+ * The failure drills of a mature PostgreSQL HA distribution (issue 16), on the real Docker Engine,
+ * each under a writer through Grafana and a reader through the load balancer, with every node
+ * watched directly. Asserts the invariants; the timings are the benchmark's (npm run bench:failover).
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { waitClusterSettled } from '../../lab/clients.js';
+import { connectionsExhausted, laggingReplicaThenPrimaryLoss, patroniFrozen, postgresCrash, postmasterFrozen, syncStandbyFrozen, type DrillResult } from '../../lab/drills.js';
+import { generateStack } from '../../lab/generate.js';
+import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
+
+const unavailable = labUnavailableReason();
+const describeLab = unavailable ? describe.skip : describe;
+const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
+jest.setTimeout(420_000);
+
+const report = (r: DrillResult) =>
+  console.log(
+    `${r.drill}: ${r.outcome}; write outage ${(r.writeOutageMs / 1000).toFixed(1)} s; writes ${r.acked} acked, ${r.failedWrites} failed, ${r.lost.length} lost, ` +
+      `${r.routedToReplica} routed to a replica; two-primary samples ${r.twoPrimarySamples}; reads ${r.failedReads}/${r.reads} failed\n  ${r.notes.join('\n  ')}`,
+  );
+
+/** The invariants every drill must keep. */
+const expectInvariants = (r: DrillResult) => {
+  expect(r.lost).toEqual([]);
+  expect(r.twoPrimarySamples).toBe(0);
+  expect(r.routedToReplica).toBe(0);
+  expect(r.acked).toBeGreaterThan(0);
+};
+
+describeLab('failure drills (HAProxy LB, fast profile, synchronous replication)', () => {
+  let lab: StackLab;
+  beforeAll(async () => {
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log, removeStackDir: true });
+    await waitClusterSettled(lab, { sync: true });
+    for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
+  }, 900_000); // includes waiting for the lab lock
+  afterAll(() => lab?.destroy());
+
+  test('PostgreSQL crashes on the primary (postmaster SIGKILL): Patroni brings it back; nothing acknowledged lost, never two primaries', async () => {
+    const r = await postgresCrash(lab);
+    report(r);
+    expectInvariants(r);
+  });
+
+  test('Patroni frozen on the primary (SIGSTOP): a replica takes over, the router fences the zombie (no write reaches it after the promotion), it rejoins as a replica once thawed', async () => {
+    const r = await patroniFrozen(lab);
+    report(r);
+    expectInvariants(r);
+    expect(r.leaderAfter).not.toBe(r.leaderBefore);
+    expect(r.outcome).toMatch(/rejoined as (replica|sync_standby)$/);
+    expect(r.notes.join('\n')).toMatch(/after the promotion: 0$/m);
+  });
+
+  test('PostgreSQL frozen on the primary (postmaster SIGSTOP for 30 s): what Patroni and the router do; nothing acknowledged lost, never two primaries', async () => {
+    const r = await postmasterFrozen(lab);
+    report(r);
+    expectInvariants(r);
+  });
+
+  test('connections exhausted on the primary: Patroni and replication keep working, no failover, Grafana writes again once the client lets go', async () => {
+    const r = await connectionsExhausted(lab);
+    report(r);
+    expectInvariants(r);
+    expect(r.leaderAfter).toBe(r.leaderBefore);
+    expect(r.notes.join('\n')).toMatch(/remaining connection slots are reserved|too many clients/);
+  });
+
+  test('the synchronous standby hangs (container frozen): commits wait only until Patroni names another sync standby; nothing acknowledged lost', async () => {
+    const r = await syncStandbyFrozen(lab);
+    report(r);
+    expectInvariants(r);
+    expect(r.notes.join('\n')).toMatch(/became the sync standby/);
+  });
+
+  test('a replica falls behind, then the primary is SIGKILLed: the sync standby is promoted, never the lagging replica; nothing acknowledged lost', async () => {
+    const r = await laggingReplicaThenPrimaryLoss(lab);
+    report(r);
+    expectInvariants(r);
+    expect(r.outcome).toMatch(/promoted, never/);
+  });
+});
