@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { firstStartCommands } from '../generators/app/render/index.js';
 import type { Answers } from '../generators/app/questions.js';
+import { MEASURED_FAILURES } from '../generators/app/measured-failures.js';
 import { filesFor, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
 
 const DATABASES: Record<string, Partial<Answers>> = {
@@ -50,6 +51,18 @@ describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
   const sectionOf = (heading: string) => prose(section(markdown, heading));
   const mode = t.database.mode;
   const oneReplica = t.grafana.replicas.length === 1;
+
+  it('has the measured "What happens when…" table only for a Patroni stack, with the rows true for its replication mode', () => {
+    if (t.database.mode !== 'patroni') {
+      expect(markdown).not.toContain('### What happens when');
+      return;
+    }
+    const table = markdown.slice(markdown.indexOf('### What happens when'));
+    const rows = MEASURED_FAILURES.filter((r) => t.database.mode === 'patroni' && (t.database.patroni.synchronous || !r.synchronousOnly));
+    for (const row of MEASURED_FAILURES) expect(table.includes(`| ${row.failure} |`)).toBe(rows.includes(row));
+    expect(prose(table).includes('Replication is asynchronous in this stack')).toBe(!t.database.patroni.synchronous);
+    expect(prose(table).includes(`This stack's \`${t.answers.failoverProfile}\` profile waits longer`)).toBe(t.answers.failoverProfile !== 'fast');
+  });
 
   it('is Markdown without HTML entities (EJS must not HTML-escape it)', () => {
     expect(markdown.match(HTML_ENTITY)).toBeNull();

@@ -104,8 +104,8 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
 
 const engineProblem = engineUnavailableReason();
 const startedEngine = !engineProblem && !engineRunning();
-if (startedEngine) startEngine();
-process.on('exit', () => startedEngine && stopEngine());
+const enginePid = startedEngine ? startEngine() : undefined;
+process.on('exit', () => enginePid !== undefined && stopEngine(enginePid));
 const reason = labUnavailableReason();
 if (reason) {
   console.error(`bench:failover cannot run: ${reason}`);

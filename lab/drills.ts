@@ -81,7 +81,13 @@ function watchPrimaries(lab: StackLab) {
       const started = Date.now();
       // Looked up each time: a node killed and started again may come back on another address.
       const accepted = await Promise.all(
-        lab.services('patroni').map(async (n) => directWriteAcknowledged(lab, n, await lab.address(n)).catch(() => false)),
+        lab.services('patroni').map(async (n) => {
+          try {
+            return await directWriteAcknowledged(lab, n, await lab.address(n));
+          } catch {
+            return false; // stopped: no address, no write
+          }
+        }),
       );
       samples++;
       if (accepted.filter(Boolean).length >= 2) twoPrimarySamples++;

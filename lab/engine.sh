@@ -5,7 +5,7 @@
 # ip forwarding off: containers reach each other and this host, nothing else.
 #
 #   bash lab/engine.sh start   start it (no-op when it already answers); prints its PID
-#   bash lab/engine.sh stop    stop the dockerd whose PID is in our pidfile (never by name)
+#   bash lab/engine.sh stop [PID]  stop the dockerd whose PID is in our pidfile (never by name); with PID, only if it is still that one
 #   bash lab/engine.sh running exit 0 when it answers on its socket
 #   bash lab/engine.sh env     the variables a shell needs to use it (eval "$(bash lab/engine.sh env)")
 #   bash lab/engine.sh check   exit 0 when the engine can be started here, else say why
@@ -84,8 +84,11 @@ EOF
     exit 1
     ;;
   stop)
+    # `stop PID`: only if the running engine is still the one that caller started (a later run may
+    # have started another since, which is not the caller's to stop).
     [[ -f "$pidfile" ]] || exit 0
     pid=$(cat "$pidfile")
+    if [[ -n "${2:-}" && "$2" != "$pid" ]]; then exit 0; fi
     # Only the process our pidfile names, and only if it is a dockerd.
     if [[ -r "/proc/$pid/comm" && "$(cat "/proc/$pid/comm")" == dockerd ]]; then
       kill -TERM "$pid"
@@ -94,5 +97,5 @@ EOF
     fi
     rm -f "$pidfile"
     ;;
-  *) echo "usage: $0 start|stop|running|env|check" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [PID]|running|env|check" >&2; exit 2 ;;
 esac

@@ -42,7 +42,7 @@ export function startEngine(): number {
   return Number(execFileSync('bash', [ENGINE_SH, 'start'], { encoding: 'utf8', timeout: 60_000 }).trim());
 }
 
-/** Stops the engine by the PID in its pidfile. */
-export function stopEngine(): void {
-  execFileSync('bash', [ENGINE_SH, 'stop'], { stdio: 'inherit', timeout: 60_000 });
+/** Stops the engine `pid` (the one the caller started), if it is still the running one. */
+export function stopEngine(pid: number): void {
+  execFileSync('bash', [ENGINE_SH, 'stop', String(pid)], { stdio: 'inherit', timeout: 60_000 });
 }

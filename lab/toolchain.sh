@@ -86,7 +86,7 @@ fi
 
 # 4. The stand-in images, in the test engine (started for the build if it is not running, stopped after).
 if ! bash "$here/engine.sh" running; then
-  bash "$here/engine.sh" start >/dev/null
-  trap 'bash "'"$here"'/engine.sh" stop' EXIT
+  engine_pid=$(bash "$here/engine.sh" start)
+  trap 'bash "'"$here"'/engine.sh" stop "$engine_pid"' EXIT
 fi
 bash "$here/images/build.sh"

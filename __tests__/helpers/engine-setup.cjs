@@ -16,7 +16,8 @@ module.exports = async () => {
   if (spawnSync('bash', [engineSh, 'running']).status === 0) return;
   const pid = execFileSync('bash', [engineSh, 'start'], { encoding: 'utf8' }).trim();
   console.log(`\ntest engine started (dockerd pid ${pid})`);
-  const stop = () => spawnSync('bash', [engineSh, 'stop'], { stdio: 'inherit' });
+  // By this run's own PID: another run may have started an engine of its own since this one stopped.
+  const stop = () => spawnSync('bash', [engineSh, 'stop', pid], { stdio: 'inherit' });
   globalThis.__GGHA_STOP_ENGINE__ = stop;
   process.once('exit', stop);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => { stop(); process.exit(130); });

@@ -4,6 +4,7 @@
  */
 import { patroniAptPackage } from '../catalog.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
+import { DRILLS_MEASURED, MEASURED_FAILURES } from '../measured-failures.js';
 import type { SslMode } from '../questions.js';
 import { NETWORKS, SECRETS_DIR, type PatroniCluster, type Topology } from '../topology.js';
 import { buildsImages, renderCompose, POSTGRES_STOP_GRACE } from './compose.js';
@@ -233,6 +234,8 @@ export function renderStack(t: Topology): GeneratedFile[] {
         users: PATRONI_USERS,
         stopGrace: POSTGRES_STOP_GRACE,
         rotationScript: LB_ROTATION_SCRIPT,
+        drillsMeasured: DRILLS_MEASURED,
+        measuredFailures: MEASURED_FAILURES.filter((row) => t.database.mode === 'patroni' && (t.database.patroni.synchronous || !row.synchronousOnly)),
         secretList: Object.values(secrets),
         ...readmeFacts(t),
       }),
