@@ -16,10 +16,10 @@ import { describePlan, planRerun, type Rerun } from './plan.js';
 import { applies, QUESTIONS, unreadableFileProblem, type Answers, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
 import { parseRecord, RECORD_FILE, recordMismatch, recordText, sha256, type GenerationRecord } from './record.js';
-
-const YO_RC = '.yo-rc.json';
 import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
 import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
+
+const YO_RC = '.yo-rc.json';
 
 const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 
@@ -38,7 +38,7 @@ function readPasswordFile(path: unknown): string | undefined {
 }
 
 /** The answers of the previous run; a hand-edited `.yo-rc.json` is validated like any input. */
-function validateStored(stored: Record<string, unknown>, file = '.yo-rc.json'): ValidatedAnswers {
+function validateStored(stored: Record<string, unknown>, file = YO_RC): ValidatedAnswers {
   try {
     return validateAnswers(stored, { stored: true });
   } catch (error) {
