@@ -22,7 +22,8 @@ const copyOfBase = () => {
   return dir;
 };
 
-const GROW = ['--defaults', '--grafana-replicas', '3', '--etcd-members', '5'];
+// New files (pg-4's config) are staged first; the existing ones are rewritten in place.
+const GROW = ['--defaults', '--grafana-replicas', '3', '--patroni-nodes', '4', '--etcd-members', '5'];
 
 describe('a re-run stopped at any step of its commit', () => {
   const reference = copyOfBase();
@@ -33,8 +34,9 @@ describe('a re-run stopped at any step of its commit', () => {
 
   it('has steps to stop at: staging, applying every file, the record last', () => {
     expect(traced.status).toBe(0);
-    expect(steps[0]).toBe('stage compose.yaml');
-    expect(steps.filter((s) => s.startsWith('stage ')).length).toBeGreaterThan(5);
+    expect(steps[0]).toBe('stage patroni/pg-4.yml');
+    expect(steps.filter((s) => s.startsWith('stage '))).toEqual(['stage patroni/pg-4.yml']);
+    expect(steps.filter((s) => s.startsWith('apply ')).length).toBeGreaterThan(8);
     expect(steps.at(-1)).toBe(`apply ${RECORD_FILE}`);
     expect(complete).not.toEqual(before);
   });
@@ -109,7 +111,7 @@ describe('decided before anything is written', () => {
     const run = runBin([...GROW, '--dry-run'], dir);
     expect(run.status).toBe(0);
     // Yeoman writes its log to stderr.
-    expect(run.stderr).toMatch(/services added: etcd-4, etcd-5, grafana-3/);
+    expect(run.stderr).toMatch(/services added: etcd-4, etcd-5, pg-4, grafana-3/);
     expect(run.stderr).toMatch(/Dry run: nothing was written/);
     expect(treeState(dir)).toEqual(before);
   });

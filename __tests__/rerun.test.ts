@@ -34,6 +34,13 @@ async function rerunPrinted(dir: string, options: Record<string, unknown> = {}):
 }
 
 const YO_RC = '.yo-rc.json';
+
+/** What the plan must print to restart one replica without a failed request, spelled out. */
+const outRecreateIn = (replica: string) => [
+  `./scripts/lb-rotation.sh out ${replica}`,
+  `docker compose up -d --no-deps --force-recreate --wait ${replica}`,
+  `./scripts/lb-rotation.sh in ${replica}`,
+];
 const storedIn = (dir: string) => JSON.parse(readFileSync(join(dir, YO_RC), 'utf8'))['generator-grafana-ha'] as Record<string, unknown>;
 const etcdServices = (dir: string) => Object.entries(servicesIn(dir)).filter(([name]) => name.startsWith('etcd-'));
 
@@ -111,12 +118,8 @@ describe('the plan printed before writing', () => {
       'docker compose kill -s USR2 db-router',
       'docker compose up -d --no-deps --wait grafana-3',
       'docker compose kill -s USR2 lb',
-      './scripts/lb-rotation.sh out grafana-1',
-      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
-      './scripts/lb-rotation.sh in grafana-1',
-      './scripts/lb-rotation.sh out grafana-2',
-      'docker compose up -d --no-deps --force-recreate --wait grafana-2',
-      './scripts/lb-rotation.sh in grafana-2',
+      ...outRecreateIn('grafana-1'),
+      ...outRecreateIn('grafana-2'),
     ]);
   });
 
@@ -140,14 +143,7 @@ describe('the plan printed before writing', () => {
   it('rolls out a changed service definition one replica at a time, each out of the rotation while it restarts, and only that', () => {
     for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       const plan = planChange(topology({ loadBalancer }), topology({ loadBalancer, grafanaVersion: '13.2.4' }), ['compose.yaml']);
-      expect(plan.commands).toEqual([
-        './scripts/lb-rotation.sh out grafana-1',
-        'docker compose up -d --no-deps --force-recreate --wait grafana-1',
-        './scripts/lb-rotation.sh in grafana-1',
-        './scripts/lb-rotation.sh out grafana-2',
-        'docker compose up -d --no-deps --force-recreate --wait grafana-2',
-        './scripts/lb-rotation.sh in grafana-2',
-      ]);
+      expect(plan.commands).toEqual([...outRecreateIn('grafana-1'), ...outRecreateIn('grafana-2')]);
     }
     // A lone replica has no other to serve while it is out: it is simply recreated.
     expect(planChange(topology({ grafanaReplicas: 1 }), topology({ grafanaReplicas: 1, grafanaVersion: '13.2.4' }), ['compose.yaml']).commands).toEqual([

@@ -151,6 +151,12 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
   };
 }
 
+/** Injects a signal into the primary's matching processes (Patroni or the postmaster) alone. */
+const signalOnLeader = (lab: StackLab, match: RegExp, signal: NodeJS.Signals) => async (leader: string) => {
+  await lab.signalProcesses(leader, match, signal);
+  return Date.now();
+};
+
 const newLeader = (lab: StackLab, old: string, timeoutMs: number) =>
   waitFor(`a leader other than ${old}`, async () => {
     const l = await leaderName(lab).catch(() => undefined);
@@ -169,10 +175,7 @@ async function restStatus(lab: StackLab, node: string, path: string): Promise<st
 /** PostgreSQL's postmaster SIGKILLed inside the primary; Patroni stays alive. */
 export const postgresCrash = (lab: StackLab) =>
   underLoad(lab, 'PostgreSQL crashes on the primary (postmaster SIGKILL, Patroni alive)', {
-    inject: async (leader) => {
-      await lab.signalProcesses(leader, POSTMASTER_PROCESS, 'SIGKILL');
-      return Date.now();
-    },
+    inject: signalOnLeader(lab, POSTMASTER_PROCESS, 'SIGKILL'),
     ride: async (leader, at) => {
       const back = await waitFor('a running leader again', async () => {
         const members = await cluster(lab).catch(() => []);
@@ -193,10 +196,7 @@ export const postgresCrash = (lab: StackLab) =>
  */
 export const patroniFrozen = (lab: StackLab) =>
   underLoad(lab, 'Patroni frozen on the primary (SIGSTOP), PostgreSQL running', {
-    inject: async (leader) => {
-      await lab.signalProcesses(leader, PATRONI_PROCESS, 'SIGSTOP');
-      return Date.now();
-    },
+    inject: signalOnLeader(lab, PATRONI_PROCESS, 'SIGSTOP'),
     ride: async (leader, at) => {
       const notes: string[] = [];
       try {
@@ -220,10 +220,7 @@ export const patroniFrozen = (lab: StackLab) =>
 /** The postmaster SIGSTOPped on the primary (its backends and Patroni run on) for 30 s, then thawed. */
 export const postmasterFrozen = (lab: StackLab) =>
   underLoad(lab, 'PostgreSQL frozen on the primary (postmaster SIGSTOP, 30 s), Patroni running', {
-    inject: async (leader) => {
-      await lab.signalProcesses(leader, POSTMASTER_PROCESS, 'SIGSTOP');
-      return Date.now();
-    },
+    inject: signalOnLeader(lab, POSTMASTER_PROCESS, 'SIGSTOP'),
     ride: async (leader) => {
       const notes: string[] = [];
       let leaderDuring: string | undefined;

@@ -3,7 +3,7 @@
  * asserts invariants) and the benchmark (which reports timings). Each one
  * leaves the stack as it found it: every service running, cluster settled.
  */
-import { LB_ROTATION_SCRIPT } from '../generators/app/render/paths.js';
+import { replicaRestartCommands } from '../generators/app/commands.js';
 import { ackedIds, cluster, duplicateWrites, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
 import { withEngine } from './engine.js';
 import { runShell, sleep, waitFor } from './shell.js';
@@ -157,7 +157,7 @@ export async function plannedReplicaRestarts(lab: StackLab): Promise<PlannedRest
   try {
     await sleep(2000);
     for (const replica of lab.services('grafana-standin')) {
-      for (const command of [`${LB_ROTATION_SCRIPT} out ${replica}`, `docker compose up -d --no-deps --force-recreate --wait ${replica}`, `${LB_ROTATION_SCRIPT} in ${replica}`]) {
+      for (const command of replicaRestartCommands(replica)) {
         const r = await runShell(command, lab.dir, withEngine());
         commands.push({ command, code: r.code, seconds: r.ms / 1000, output: r.code === 0 ? '' : r.output });
       }

@@ -20,12 +20,15 @@ const report = (r: DrillResult) =>
       `${r.routedToReplica} routed to a replica; two-primary samples ${r.twoPrimarySamples}; reads ${r.failedReads}/${r.reads} failed\n  ${r.notes.join('\n  ')}`,
   );
 
-/** The invariants every drill must keep. */
-const expectInvariants = (r: DrillResult) => {
+/** Runs a drill, prints its figures, and checks the invariants every drill must keep. */
+const drilled = async (drill: (lab: StackLab) => Promise<DrillResult>, lab: StackLab): Promise<DrillResult> => {
+  const r = await drill(lab);
+  report(r);
   expect(r.lost).toEqual([]);
   expect(r.twoPrimarySamples).toBe(0);
   expect(r.routedToReplica).toBe(0);
   expect(r.acked).toBeGreaterThan(0);
+  return r;
 };
 
 describeLab('failure drills (HAProxy LB, fast profile, synchronous replication)', () => {
@@ -38,45 +41,33 @@ describeLab('failure drills (HAProxy LB, fast profile, synchronous replication)'
   afterAll(() => lab?.destroy());
 
   test('PostgreSQL crashes on the primary (postmaster SIGKILL): Patroni brings it back; nothing acknowledged lost, never two primaries', async () => {
-    const r = await postgresCrash(lab);
-    report(r);
-    expectInvariants(r);
+    await drilled(postgresCrash, lab);
   });
 
   test('Patroni frozen on the primary (SIGSTOP): a replica takes over, the router fences the zombie (no write reaches it after the promotion), it rejoins as a replica once thawed', async () => {
-    const r = await patroniFrozen(lab);
-    report(r);
-    expectInvariants(r);
+    const r = await drilled(patroniFrozen, lab);
     expect(r.leaderAfter).not.toBe(r.leaderBefore);
     expect(r.outcome).toMatch(/rejoined as (replica|sync_standby)$/);
     expect(r.notes.join('\n')).toMatch(/after the promotion: 0$/m);
   });
 
   test('PostgreSQL frozen on the primary (postmaster SIGSTOP for 30 s): what Patroni and the router do; nothing acknowledged lost, never two primaries', async () => {
-    const r = await postmasterFrozen(lab);
-    report(r);
-    expectInvariants(r);
+    await drilled(postmasterFrozen, lab);
   });
 
   test('connections exhausted on the primary: Patroni and replication keep working, no failover, Grafana writes again once the client lets go', async () => {
-    const r = await connectionsExhausted(lab);
-    report(r);
-    expectInvariants(r);
+    const r = await drilled(connectionsExhausted, lab);
     expect(r.leaderAfter).toBe(r.leaderBefore);
     expect(r.notes.join('\n')).toMatch(/remaining connection slots are reserved|too many clients/);
   });
 
   test('the synchronous standby hangs (container frozen): commits wait only until Patroni names another sync standby; nothing acknowledged lost', async () => {
-    const r = await syncStandbyFrozen(lab);
-    report(r);
-    expectInvariants(r);
+    const r = await drilled(syncStandbyFrozen, lab);
     expect(r.notes.join('\n')).toMatch(/became the sync standby/);
   });
 
   test('a replica falls behind, then the primary is SIGKILLed: the sync standby is promoted, never the lagging replica; nothing acknowledged lost', async () => {
-    const r = await laggingReplicaThenPrimaryLoss(lab);
-    report(r);
-    expectInvariants(r);
+    const r = await drilled(laggingReplicaThenPrimaryLoss, lab);
     expect(r.outcome).toMatch(/promoted, never/);
   });
 });

@@ -73,11 +73,10 @@ function commitSync(dir: string, changes: StackChanges, hook: StepHook): void {
   for (const name of readdirSync(dir).filter(isStagingFolder)) rmSync(join(dir, name), { recursive: true, force: true });
   const staging = mkdtempSync(join(dir, STAGING_PREFIX));
   try {
-    // Everything that needs space happens here, before the stack is touched: a new file is written
-    // in full; an existing one is read, so that its old contents are at hand for an undo.
+    // A new file needs space: it is written in full here, before the stack is touched.
     writes.forEach((file, i) => {
+      if (existsSync(join(dir, file.path))) return; // rewritten in place while applying
       hook(`stage ${file.path}`);
-      if (existsSync(join(dir, file.path))) return;
       const staged = join(staging, `new-${i}`);
       writeFileSync(staged, file.contents);
       // writeFileSync's mode is masked by the umask: set it exactly.

@@ -1,7 +1,8 @@
 /**
  * What a Patroni stack does when part of its database tier fails, and the write outage Grafana saw,
- * as measured on the real Docker Engine by the failure drills (lab/drills.ts, asserted by
- * __tests__/lab/drills.test.ts; `npm run bench:failover` prints them). One run each, fast profile,
+ * as measured on the real Docker Engine by the failure drills (lab/drills.ts), printed by
+ * `node --experimental-vm-modules node_modules/jest/bin/jest.js __tests__/lab/drills.test.ts`; the
+ * first two rows by `npm run bench:failover` (medians of 3). One run each, fast profile,
  * synchronous replication, 3 Patroni nodes, HAProxy in front, 2-core machine. In every drill no
  * acknowledged write was lost, no two nodes took a direct write at once, and the DB router handed
  * no write to a replica. The stack README's "What happens when…" table lays these rows out.

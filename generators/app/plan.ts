@@ -5,7 +5,8 @@
  */
 import type { Answers } from './questions.js';
 import { sha256 } from './record.js';
-import { ETCD_ADD_MEMBER_SCRIPT, LB_ROTATION_SCRIPT } from './render/paths.js';
+import { recreate, replicaRestartCommands } from './commands.js';
+import { ETCD_ADD_MEMBER_SCRIPT } from './render/paths.js';
 import { composeObject } from './render/compose.js';
 import { renderStack, type GeneratedFile } from './render/index.js';
 import { serviceNames, type PatroniCluster, type Topology } from './topology.js';
@@ -85,8 +86,7 @@ function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
   return settings;
 }
 
-/** Recreate one service, alone, and wait until it is healthy before the next command. */
-const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;
+
 
 interface Change {
   isNew: (service: string) => boolean;
@@ -177,7 +177,7 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   const rotates = after.grafana.replicas.length > 1;
   const recreates = after.grafana.replicas
     .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged('grafana/grafana.ini')))
-    .flatMap((r) => (rotates ? [`${LB_ROTATION_SCRIPT} out ${r.name}`, recreate(r.name), `${LB_ROTATION_SCRIPT} in ${r.name}`] : [recreate(r.name)]));
+    .flatMap((r) => (rotates ? replicaRestartCommands(r.name) : [recreate(r.name)]));
   const lbCommands: string[] = [];
   if (change.redefined(lb.name)) lbCommands.push(recreate(lb.name));
   else if (change.fileChanged('lb/haproxy.cfg')) lbCommands.push(`docker compose kill -s USR2 ${lb.name}`);
@@ -208,8 +208,6 @@ export interface Rerun {
   plan: ChangePlan;
   /** Files the previous run wrote, unedited, that this run no longer generates: removed. */
   stale: string[];
-  /** Changed files still exactly as the previous run wrote them (or missing): replaced without asking. */
-  replaceSilently: Set<string>;
   /** Changed files the user edited since: replaced only with --force, a .yo-resolve entry or a yes at the prompt. */
   conflicts: string[];
 }
@@ -244,8 +242,7 @@ export function planRerun(
   for (const path of leftOver.filter((p) => !unedited(p))) {
     plan.notes.push(`${path} is no longer generated but you edited it, so it stays: remove it when you no longer need it.`);
   }
-  // What must be written: whatever differs from the disk; silently when the user has not touched it.
+  // What must be written: whatever differs from the disk; a question only where the user edited it.
   const toWrite = files.filter((f) => onDisk(f.path) !== f.contents).map((f) => f.path);
-  const replaceSilently = new Set(toWrite.filter((p) => onDisk(p) === undefined || unedited(p)));
-  return { plan, stale, replaceSilently, conflicts: toWrite.filter((p) => !replaceSilently.has(p)) };
+  return { plan, stale, conflicts: toWrite.filter((p) => onDisk(p) !== undefined && !unedited(p)) };
 }

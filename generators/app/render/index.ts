@@ -3,6 +3,7 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  */
 import { patroniAptPackage } from '../catalog.js';
+import { replicaRestartCommands } from '../commands.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import { DRILLS_MEASURED, MEASURED_FAILURES } from '../measured-failures.js';
 import type { SslMode } from '../questions.js';
@@ -234,6 +235,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         users: PATRONI_USERS,
         stopGrace: POSTGRES_STOP_GRACE,
         rotationScript: LB_ROTATION_SCRIPT,
+        restartCommands: replicaRestartCommands(t.grafana.replicas[0].name),
         drillsMeasured: DRILLS_MEASURED,
         measuredFailures: MEASURED_FAILURES.filter((row) => t.database.mode === 'patroni' && (t.database.patroni.synchronous || !row.synchronousOnly)),
         secretList: Object.values(secrets),

@@ -1,0 +1,12 @@
+/** Commands run against a running stack, shared by the re-run plan, the stack README and the lab. */
+import { LB_ROTATION_SCRIPT } from './render/paths.js';
+
+/** Recreate one service, alone, and wait until it is healthy before the next command. */
+export const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;
+
+/** A Grafana replica restarted without a failed request: out of the load balancer's rotation, recreated and healthy, back in. */
+export const replicaRestartCommands = (replica: string): string[] => [
+  `${LB_ROTATION_SCRIPT} out ${replica}`,
+  recreate(replica),
+  `${LB_ROTATION_SCRIPT} in ${replica}`,
+];
