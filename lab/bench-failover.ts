@@ -17,14 +17,13 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { engineRunning, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { generateStack } from './generate.js';
-import { connectionsExhausted, laggingReplicaThenPrimaryLoss, patroniFrozen, postgresCrash, postmasterFrozen, syncStandbyFrozen, type DrillResult } from './drills.js';
+import { DISK_FULL_VOLUME_MB, DRILLS_ON_A_SYNC_STACK, DRILLS_ON_THEIR_OWN_STACK, type DrillResult } from './drills.js';
 import { grafanaReplicaLoss, plannedReplicaRestarts, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** The failure drills (lab/drills.ts) run this many times per cell (0: none); each takes a minute or two. */
 const DRILL_RUNS = Number(process.env.BENCH_DRILL_RUNS ?? 1);
-const DRILLS = [postgresCrash, patroniFrozen, postmasterFrozen, connectionsExhausted, syncStandbyFrozen, laggingReplicaThenPrimaryLoss];
 const profiles = (process.env.BENCH_PROFILES ?? 'fast,upstream').split(',') as ('fast' | 'upstream')[];
 const balancers = (process.env.BENCH_LBS ?? 'haproxy,nginx').split(',') as ('haproxy' | 'nginx')[];
 
@@ -90,16 +89,28 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
       console.error(`${col.name} run ${run} planned restarts: ${failed} failed, ${p.duplicated.length} duplicated so far`);
     }
     for (let run = 1; run <= DRILL_RUNS; run++) {
-      for (const drill of DRILLS) {
-        const d = await drill(lab);
-        col.drills.push(d);
-        console.error(`${col.name} drill run ${run}: ${d.drill}: ${d.outcome}; outage ${fmt(d.writeOutageMs / 1000)}; lost ${d.lost.length}, two primaries ${d.twoPrimarySamples}, to a replica ${d.routedToReplica}`);
-      }
+      for (const drill of DRILLS_ON_A_SYNC_STACK) col.drills.push(logged(col, run, await drill(lab)));
     }
   } finally {
     lab.destroy();
   }
+  for (const { drill, synchronousReplication, prepare } of DRILL_RUNS > 0 ? DRILLS_ON_THEIR_OWN_STACK : []) {
+    const own = generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication });
+    prepare?.(own);
+    const ownLab = await StackLab.start(own, { removeStackDir: true });
+    try {
+      await waitClusterSettled(ownLab, { sync: synchronousReplication });
+      for (let run = 1; run <= DRILL_RUNS; run++) col.drills.push(logged(col, run, await drill(ownLab)));
+    } finally {
+      ownLab.destroy();
+    }
+  }
   return col;
+}
+
+function logged(col: Column, run: number, d: DrillResult): DrillResult {
+  console.error(`${col.name} drill run ${run}: ${d.drill}: ${d.outcome}; outage ${fmt(d.writeOutageMs / 1000)}; lost ${d.lost.length}, two primaries ${d.twoPrimarySamples}, to a replica ${d.routedToReplica}`);
+  return d;
 }
 
 const engineProblem = engineUnavailableReason();
@@ -136,7 +147,7 @@ if (RUNS > 0) for (const line of table) console.log(`| ${line.join(' | ')} |`);
 
 if (DRILL_RUNS > 0) {
   const names = [...new Set(columns.flatMap((c) => c.drills.map((d) => d.drill)))];
-  console.log(`\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell: write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`);
+  console.log(`\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell (the disk-full drill on ${DISK_FULL_VOLUME_MB} MB tmpfs data volumes, the far-behind one with asynchronous replication): write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`);
   console.log(`| drill | what the stack did (${columns[0].name}) | ${columns.map((c) => c.name).join(' | ')} |`);
   console.log(`| ${['---', '---', ...columns.map(() => '---')].join(' | ')} |`);
   for (const name of names) {

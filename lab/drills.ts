@@ -8,6 +8,9 @@
  *  - writes the router handed to a replica ("read-only transaction", must be 0).
  * Each drill leaves the stack as it found it: every node running, the cluster settled.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dump, load } from 'js-yaml';
 import pg from 'pg';
 import { cluster, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
 import { missingOnPrimary } from './scenarios.js';
@@ -106,18 +109,20 @@ function watchPrimaries(lab: StackLab) {
 interface Fault {
   /** Injects the fault; resolves with when it happened (epoch ms). */
   inject: (leader: string) => Promise<number>;
-  /** Waits for what the stack does about it, then heals it; returns what was seen. */
-  ride: (leader: string, at: number) => Promise<{ outcome: string; notes: string[] }>;
+  /** Waits for what the stack does about it, then heals it; returns what was seen, and when it healed the fault (epoch ms). */
+  ride: (leader: string, at: number) => Promise<{ outcome: string; notes: string[]; healedAt?: number }>;
 }
 
 async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<DrillResult> {
   const leaderBefore = await waitFor('a leader', () => leaderName(lab), 60_000);
+  // Settled again means as before: with a sync standby if the stack had one.
+  const sync = (await cluster(lab)).some((m) => m.role === 'sync_standby');
   await pgQuery(lab, leaderBefore, `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (id bigserial PRIMARY KEY, node text, at timestamptz DEFAULT now())`, 5432, 'postgres');
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 240_000 });
   const reader = startLoop(lab, { method: 'GET', path: '/api/health', pauseMs: 50, maxMs: 240_000 });
   const primaries = watchPrimaries(lab);
   let at = 0;
-  let seen: { outcome: string; notes: string[] };
+  let seen: { outcome: string; notes: string[]; healedAt?: number };
   let writes: LoopResult;
   let reads: LoopResult;
   let watched: { twoPrimarySamples: number };
@@ -125,7 +130,7 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
     await sleep(2000);
     at = await fault.inject(leaderBefore);
     seen = await fault.ride(leaderBefore, at);
-    await waitClusterSettled(lab, { sync: true, timeoutMs: 180_000 });
+    await waitClusterSettled(lab, { sync, timeoutMs: 180_000 });
     await waitFor('writes to flow again', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > Date.now() - 1000), 60_000, 200);
     await sleep(2000);
   } finally {
@@ -134,6 +139,12 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
     reads = await reader.stop();
   }
   const acked = writes.events.filter((e) => e.ok && e.id !== undefined).map((e) => e.id!);
+  const writeErrors = [...new Set(failures(writes).map((e) => e.error ?? `HTTP ${e.status}`))];
+  // How long the stack itself took once the drill let go of the fault.
+  const { healedAt } = seen;
+  const acknowledgedAt = writes.events.filter((e) => e.ok).map((e) => writes.startedAt + e.t + e.ms);
+  const resumed = healedAt === undefined ? undefined : Math.min(...acknowledgedAt.filter((t) => t > healedAt));
+  const resumedNote = resumed !== undefined && Number.isFinite(resumed) ? [`writes through Grafana resumed ${((resumed - healedAt!) / 1000).toFixed(1)} s after the drill healed the fault`] : [];
   return {
     drill,
     outcome: seen.outcome,
@@ -147,7 +158,7 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
     twoPrimarySamples: watched.twoPrimarySamples,
     failedReads: failures(reads).length,
     reads: reads.events.length,
-    notes: seen.notes,
+    notes: [...seen.notes, ...resumedNote, ...writeErrors.slice(0, 2).map((e) => `a failed write said: ${e}`)],
   };
 }
 
@@ -211,7 +222,7 @@ export const patroniFrozen = (lab: StackLab) =>
       } finally {
         await lab.signalProcesses(leader, PATRONI_PROCESS, 'SIGCONT');
       }
-      const members = await waitClusterSettled(lab, { sync: true, timeoutMs: 180_000 });
+      const members = await waitClusterSettled(lab, { timeoutMs: 180_000 });
       const role = members.find((m) => m.name === leader)?.role;
       return { outcome: `failover; after the thaw ${leader} rejoined as ${role}`, notes };
     },
@@ -233,7 +244,8 @@ export const postmasterFrozen = (lab: StackLab) =>
       } finally {
         await lab.signalProcesses(leader, POSTMASTER_PROCESS, 'SIGCONT');
       }
-      return { outcome: leaderDuring === leader ? `no failover: ${leader} kept the leader key; new connections waited for the thaw` : `failover to ${leaderDuring}`, notes };
+      const healedAt = Date.now();
+      return { outcome: leaderDuring === leader ? `no failover: ${leader} kept the leader key; new connections waited for the thaw` : `failover to ${leaderDuring}`, notes, healedAt };
     },
   });
 
@@ -270,8 +282,9 @@ export function connectionsExhausted(lab: StackLab): Promise<DrillResult> {
       } finally {
         await Promise.all(hogs.map((c) => c.end().catch(() => {})));
       }
+      const healedAt = Date.now();
       const after = await leaderName(lab);
-      return { outcome: after === leader ? `no failover: ${leader} kept the leader key` : `failover to ${after}`, notes };
+      return { outcome: after === leader ? `no failover: ${leader} kept the leader key` : `failover to ${after}`, notes, healedAt };
     },
   });
 }
@@ -340,3 +353,123 @@ export function laggingReplicaThenPrimaryLoss(lab: StackLab): Promise<DrillResul
     },
   });
 }
+
+/** The data volumes' size for the disk-full drill: room for the cluster, quickly filled. */
+export const DISK_FULL_VOLUME_MB = 256;
+
+/**
+ * A lab override (compose.override.yaml, which Compose merges into compose.yaml) that makes each
+ * Patroni node's data volume a tmpfs of `sizeMb`: the disk-full drill fills memory the kernel caps
+ * at that size, never the host's disk. tmpfs forgets its files when its container stops, so only
+ * drills that keep every container running may use it.
+ */
+export function sizeLimitDataVolumes(stackDir: string, sizeMb: number): void {
+  const compose = load(readFileSync(join(stackDir, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[] }> };
+  const volumes: Record<string, object> = {};
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const mount of service.volumes ?? []) {
+      const [volume, target] = mount.split(':');
+      // The postgres image's postgres user is 999:999; PostgreSQL wants its data directory private.
+      if (target.startsWith('/var/lib/postgresql') && volume === `${name}-data`) {
+        volumes[volume] = { driver: 'local', driver_opts: { type: 'tmpfs', device: 'tmpfs', o: `size=${sizeMb}m,uid=999,gid=999,mode=0700` } };
+      }
+    }
+  }
+  if (Object.keys(volumes).length === 0) throw new Error(`no PostgreSQL data volume in ${stackDir}/compose.yaml`);
+  writeFileSync(join(stackDir, 'compose.override.yaml'), dump({ volumes }));
+}
+
+/** The mount point of a PostgreSQL node's data volume, as compose.yaml mounts it. */
+function dataVolumeMount(lab: StackLab, node: string): string {
+  const mount = (lab.config.services[node].volumes ?? []).find((v) => v.type === 'volume' && v.target.startsWith('/var/lib/postgresql'));
+  if (!mount) throw new Error(`${node} mounts no PostgreSQL data volume`);
+  return mount.target;
+}
+
+/**
+ * The primary's data volume fills up (a file takes every free byte; needs sizeLimitDataVolumes),
+ * is held full for 15 s, then the file is removed.
+ */
+export function diskFull(lab: StackLab): Promise<DrillResult> {
+  let fill = '';
+  return underLoad(lab, "the primary's data volume fills up (held full 15 s, then freed)", {
+    inject: async (leader) => {
+      const mount = dataVolumeMount(lab, leader);
+      fill = `${mount}/drill-disk-full`;
+      // dd stops at ENOSPC: that is the point (its exit status is not).
+      await lab.exec(leader, ['sh', '-c', `dd if=/dev/zero of=${fill} bs=1M 2>/dev/null; df -k ${mount} | tail -1`]);
+      return Date.now();
+    },
+    ride: async (leader) => {
+      const notes: string[] = [];
+      let healedAt = 0;
+      try {
+        await sleep(7_000);
+        notes.push(`while full, Patroni's REST API on ${leader} answers /primary: ${await restStatus(lab, leader, '/primary')}`);
+        notes.push(`while full, the leader is ${(await leaderName(lab).catch(() => undefined)) ?? 'none'}`);
+        await sleep(8_000);
+      } finally {
+        const freed = await lab.exec(leader, ['rm', '-f', fill]);
+        if (freed.code !== 0) throw new Error(`could not free ${fill} on ${leader}: ${freed.stderr}`);
+        healedAt = Date.now();
+      }
+      const logs = await lab.logs(leader);
+      const restarts = (logs.match(/terminating any other active server processes|all server processes terminated; reinitializing/g) ?? []).length;
+      notes.push(restarts ? 'PostgreSQL crashed on the full disk (PANIC) and restarted once space was freed' : 'PostgreSQL kept running: only the statements that needed space failed');
+      const after = await waitFor('a leader', () => leaderName(lab).catch(() => undefined), 120_000);
+      return { outcome: after === leader ? `no failover: ${leader} stayed the leader; writes failed while the disk was full and resumed once it was freed` : `failover to ${after}`, notes, healedAt };
+    },
+  });
+}
+
+/**
+ * Asynchronous replication: every replica is cut off from the primary while it takes writes and
+ * more WAL than maximum_lag_on_failover (1 MiB), then the primary is SIGKILLed. Promoting any
+ * replica would lose acknowledged writes, so none may be; watched for 45 s (past the leader key's
+ * ttl on every profile), then the partition heals and the primary is started again.
+ */
+export function everyReplicaBehindThenPrimaryLoss(lab: StackLab): Promise<DrillResult> {
+  let behind: string[] = [];
+  return underLoad(lab, 'every replica falls far behind (asynchronous replication), then the primary dies', {
+    inject: async (leader) => {
+      behind = lab.services('patroni').filter((n) => n !== leader);
+      for (const replica of behind) await lab.partition(replica, [leader]);
+      await pgQuery(lab, leader, 'CREATE TABLE IF NOT EXISTS drill_bulk (id bigint, pad text)', 5432, 'postgres');
+      // About 5 MB of WAL, acknowledged by the primary alone.
+      await pgQuery(lab, leader, "INSERT INTO drill_bulk SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g", 5432, 'postgres');
+      // Patroni publishes the primary's WAL position in etcd once per loop_wait (at most 10 s).
+      await sleep(12_000);
+      await lab.kill(leader);
+      return Date.now();
+    },
+    ride: async (leader, at) => {
+      const notes: string[] = [];
+      let promoted: string | undefined;
+      try {
+        // The dead primary's key stays until its ttl runs out: only another leader counts.
+        while (!promoted && Date.now() - at < 45_000) {
+          const l = await leaderName(lab).catch(() => undefined);
+          if (l && l !== leader) promoted = l;
+          await sleep(500);
+        }
+        const refusals = await Promise.all(behind.map(async (r) => ((await lab.logs(r)).match(/exceeds maximum replication lag/g) ?? []).length));
+        notes.push(`no leader for ${((Date.now() - at) / 1000).toFixed(0)} s; "exceeds maximum replication lag" logged ${behind.map((r, i) => `${refusals[i]}× by ${r}`).join(', ')}`);
+        if (promoted) throw new Error(`${promoted} was promoted although every replica was behind the dead primary`);
+      } finally {
+        await lab.heal();
+        await lab.startService(leader);
+      }
+      const back = await waitFor('a leader', () => leaderName(lab).catch(() => undefined), 120_000);
+      return { outcome: `no replica promoted; writes waited until ${leader} was started again, and ${back} took the leader key back`, notes };
+    },
+  });
+}
+
+/** The drills that run on one stack with synchronous replication, in this order (each leaves it settled). */
+export const DRILLS_ON_A_SYNC_STACK = [postgresCrash, patroniFrozen, postmasterFrozen, connectionsExhausted, syncStandbyFrozen, laggingReplicaThenPrimaryLoss];
+
+/** The drills that need a stack of their own: how to generate it, and what to change before it starts. */
+export const DRILLS_ON_THEIR_OWN_STACK: { drill: (lab: StackLab) => Promise<DrillResult>; synchronousReplication: boolean; prepare?: (stackDir: string) => void }[] = [
+  { drill: diskFull, synchronousReplication: true, prepare: (dir) => sizeLimitDataVolumes(dir, DISK_FULL_VOLUME_MB) },
+  { drill: everyReplicaBehindThenPrimaryLoss, synchronousReplication: false },
+];

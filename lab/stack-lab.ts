@@ -30,6 +30,7 @@ export interface ComposeService {
   build?: { context: string };
   ports?: { target: number; published: string }[];
   networks?: Record<string, unknown>;
+  volumes?: { type: string; source?: string; target: string }[];
 }
 
 interface ComposeConfig {

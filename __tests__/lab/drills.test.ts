@@ -5,7 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { waitClusterSettled } from '../../lab/clients.js';
-import { connectionsExhausted, laggingReplicaThenPrimaryLoss, patroniFrozen, postgresCrash, postmasterFrozen, syncStandbyFrozen, type DrillResult } from '../../lab/drills.js';
+import {
+  connectionsExhausted,
+  DISK_FULL_VOLUME_MB,
+  diskFull,
+  everyReplicaBehindThenPrimaryLoss,
+  laggingReplicaThenPrimaryLoss,
+  patroniFrozen,
+  postgresCrash,
+  postmasterFrozen,
+  sizeLimitDataVolumes,
+  syncStandbyFrozen,
+  type DrillResult,
+} from '../../lab/drills.js';
 import { generateStack } from '../../lab/generate.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
@@ -69,5 +81,37 @@ describeLab('failure drills (HAProxy LB, fast profile, synchronous replication)'
   test('a replica falls behind, then the primary is SIGKILLed: the sync standby is promoted, never the lagging replica; nothing acknowledged lost', async () => {
     const r = await drilled(laggingReplicaThenPrimaryLoss, lab);
     expect(r.outcome).toMatch(/promoted, never/);
+  });
+});
+
+describeLab('a full disk (nginx LB, fast profile, synchronous replication, size-limited data volumes)', () => {
+  let lab: StackLab;
+  beforeAll(async () => {
+    const dir = generateStack({ loadBalancer: 'nginx', failoverProfile: 'fast', synchronousReplication: true });
+    sizeLimitDataVolumes(dir, DISK_FULL_VOLUME_MB);
+    lab = await StackLab.start(dir, { log, removeStackDir: true });
+    await waitClusterSettled(lab, { sync: true });
+  }, 900_000);
+  afterAll(() => lab?.destroy());
+
+  test("the primary's data volume fills up: writes fail while it is full (none acknowledged and lost), and resume once space is freed, without a failover", async () => {
+    const r = await drilled(diskFull, lab);
+    expect(r.failedWrites).toBeGreaterThan(0);
+    expect(r.leaderAfter).toBe(r.leaderBefore);
+  });
+});
+
+describeLab('a replica far behind, asynchronous replication (HAProxy LB, fast profile)', () => {
+  let lab: StackLab;
+  beforeAll(async () => {
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: false }), { log, removeStackDir: true });
+    await waitClusterSettled(lab);
+  }, 900_000);
+  afterAll(() => lab?.destroy());
+
+  test('every replica more than maximum_lag_on_failover behind, then the primary is SIGKILLed: none is promoted, the old primary comes back as the leader; nothing acknowledged lost', async () => {
+    const r = await drilled(everyReplicaBehindThenPrimaryLoss, lab);
+    expect(r.leaderAfter).toBe(r.leaderBefore);
+    expect(r.notes.join('\n')).toMatch(/exceeds maximum replication lag" logged [1-9]\d*× by \S+, [1-9]/);
   });
 });
