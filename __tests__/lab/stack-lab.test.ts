@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { LB_ROTATION_SCRIPT } from '../../generators/app/render/paths.js';
+import { STACK_FILES } from '../../generators/app/stack-files.js';
 import { ackedIds, cluster, failures, httpRequest, leaderName, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { generateStack } from '../../lab/generate.js';
 import { grafanaReplicaLoss, missingOnPrimary, plannedReplicaRestarts, primaryLoss, waitEveryReplicaServes } from '../../lab/scenarios.js';
@@ -280,7 +280,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       await lab.waitHealthy(replica, 120_000);
     });
 
-    test(`6c. every replica recreated through ${LB_ROTATION_SCRIPT} out/in under a reader, a writer and slow writes: zero failed, zero duplicated (${loadBalancer})`, async () => {
+    test(`6c. every replica recreated through ${STACK_FILES.lbRotation.command} out/in under a reader, a writer and slow writes: zero failed, zero duplicated (${loadBalancer})`, async () => {
       const r = await plannedReplicaRestarts(lab);
       console.log(
         `${loadBalancer} planned restarts: reads ${r.reads.total}, ${r.reads.failed} failed; writes ${r.writes.acked} acked, ${r.writes.failed} failed; ` +

@@ -1,5 +1,7 @@
 /** Commands run against a running stack, shared by the re-run plan, the stack README and the lab. */
-import { LB_ROTATION_SCRIPT } from './render/paths.js';
+import { STACK_FILES } from './stack-files.js';
+
+const LB_ROTATION_SCRIPT = STACK_FILES.lbRotation.command;
 
 /** Recreate one service, alone, and wait until it is healthy before the next command. */
 export const recreate = (service: string) => `docker compose up -d --no-deps --force-recreate --wait ${service}`;

@@ -6,7 +6,8 @@
  */
 import { applies, ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
 import { GRAFANA_OLDEST_SUPPORTED } from './catalog.js';
-import { ETCD_DATA_DIRS, type EtcdDataDir, type StackHistory } from './topology.js';
+import { DATABASE_MODES } from './kinds/index.js';
+import { ETCD_DATA_DIRS, type EtcdDataDir, type StackHistory } from './kinds/patroni.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -148,20 +149,7 @@ function warningsFor(a: Answers): string[] {
     warnings.push(`--grafana-version ${a.grafanaVersion} is older than ${GRAFANA_OLDEST_SUPPORTED}, the oldest this generator supports: its settings may not apply.`);
   }
   if (a.grafanaReplicas === 1) warnings.push('1 Grafana replica is not highly available: a crash or upgrade means downtime.');
-  if (a.dbMode === 'patroni' && a.etcdMembers === 1) {
-    warnings.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
-  }
-  if (a.dbMode === 'single') {
-    warnings.push('db-mode single: one PostgreSQL container, no database HA. For development and trials; growing it into patroni later means moving the data (see the stack README).');
-  }
-  if (a.dbMode === 'external' && a.dbSslMode === 'disable') {
-    warnings.push('db-ssl-mode disable: Grafana talks to the external database unencrypted, password included.');
-  }
-  if (a.dbMode === 'patroni' && a.synchronousReplication && a.patroniNodes === 2) {
-    warnings.push(
-      'Synchronous replication with 2 nodes: while the replica is down the primary keeps accepting writes unprotected (synchronous_mode_strict is off to stay available).',
-    );
-  }
+  warnings.push(...DATABASE_MODES[a.dbMode].warnings(a));
   return warnings;
 }
 

@@ -3,13 +3,13 @@
  * would break the cluster), which services come and go, and the exact commands
  * that apply the rest without downtime. Pure: compares two topologies.
  */
-import type { Answers } from './questions.js';
-import { sha256 } from './record.js';
 import { recreate, replicaRestartCommands } from './commands.js';
-import { ETCD_ADD_MEMBER_SCRIPT } from './render/paths.js';
-import { composeObject } from './render/compose.js';
-import { renderStack, type GeneratedFile } from './render/index.js';
-import { serviceNames, type PatroniCluster, type Topology } from './topology.js';
+import type { ServiceChange } from './kinds/database-mode.js';
+import { DATABASE_MODES, LOAD_BALANCERS, modeOf } from './kinds/index.js';
+import { sha256 } from './record.js';
+import { composeServices, renderStack, type GeneratedFile } from './render/index.js';
+import { STACK_FILES } from './stack-files.js';
+import { serviceNames, type Topology } from './topology.js';
 
 export interface ChangePlan {
   /** Changes that cannot be applied in place; the run stops unless --force. */
@@ -24,19 +24,11 @@ export interface ChangePlan {
   commands: string[];
 }
 
-/** The image sets PATRONICTL_CONFIG_FILE to the node's config: no -c needed. */
-const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl`;
+/** What switching database modes does to the data, when the mode switched into does not say. */
+const MODE_SWITCH_DEFAULT =
+  "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.";
 
-/** What switching database modes does to the data, for the refusal message. */
-const MODE_SWITCH: Record<string, string> = {
-  'single→patroni':
-    'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start only the database (`docker compose up -d --wait db-router`), restore the dump through the DB router, then start the rest (README.md has the commands).',
-  'patroni→single': 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.',
-  default:
-    "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.",
-};
-
-/** Answers a running cluster cannot take by regenerating files. */
+/** Answers a running stack cannot take by regenerating files. */
 function refusals(before: Topology, after: Topology): string[] {
   const was = before.answers;
   const now = after.answers;
@@ -52,80 +44,11 @@ function refusals(before: Topology, after: Topology): string[] {
     );
   }
   if (was.dbMode !== now.dbMode) {
-    const switchNote = MODE_SWITCH[`${was.dbMode}→${now.dbMode}`] ?? MODE_SWITCH.default;
+    const switchNote = DATABASE_MODES[now.dbMode].arrivingFrom[was.dbMode] ?? MODE_SWITCH_DEFAULT;
     out.push(`--db-mode ${was.dbMode} → ${now.dbMode}: the data does not move by itself; ${switchNote}`);
+    return out;
   }
-  const [db, next] = [before.database, after.database];
-  if (db.mode !== 'patroni' || next.mode !== 'patroni') return out;
-  if (now.patroniNodes < was.patroniNodes) {
-    const gone = db.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
-    out.push(
-      `--patroni-nodes ${was.patroniNodes} → ${now.patroniNodes}: remove ${gone.join(', ')} by hand first, never the leader blindly: ` +
-        `check \`${patronictl(db)} list\`; if one of them is the leader, \`${patronictl(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
-        `then \`docker compose rm --stop --force ${gone.join(' ')}\`. Then re-run with --force.`,
-    );
-  }
-  if (now.etcdMembers < was.etcdMembers) {
-    const gone = db.etcd.members.slice(now.etcdMembers).map((m) => m.name);
-    out.push(
-      `--etcd-members ${was.etcdMembers} → ${now.etcdMembers}: remove ${gone.join(', ')} from the cluster by hand first, one at a time: ` +
-        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`docker compose exec ${db.etcd.members[0].name} etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
-    );
-  }
-  return out;
-}
-
-/** bootstrap.dcs settings: written into the YAML, but a running cluster keeps its own copy in etcd. */
-function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
-  const settings: string[] = [];
-  if (was.synchronousReplication !== now.synchronousReplication) settings.push(`-s synchronous_mode=${db.patroni.synchronous}`);
-  if (was.failoverProfile !== now.failoverProfile) {
-    const t = db.patroni.timing;
-    settings.push(`-s ttl=${t.ttl}`, `-s loop_wait=${t.loopWait}`, `-s retry_timeout=${t.retryTimeout}`);
-  }
-  return settings;
-}
-
-
-
-interface Change {
-  isNew: (service: string) => boolean;
-  /** A kept service whose compose definition differs (image, environment, ports, …). */
-  redefined: (service: string) => boolean;
-  fileChanged: (path: string) => boolean;
-}
-
-function patroniCommands(was: Answers, after: Topology, db: PatroniCluster, change: Change, notes: string[]): string[] {
-  const { isNew, redefined, fileChanged } = change;
-  const commands: string[] = [];
-  // 1. etcd first, one member at a time: new ones announced then started, changed ones recreated (quorum holds).
-  for (const member of db.etcd.members) {
-    if (isNew(member.name)) commands.push(`${ETCD_ADD_MEMBER_SCRIPT} ${member.name}`);
-    else if (redefined(member.name)) commands.push(recreate(member.name));
-  }
-
-  // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
-  const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
-  if (newNodes.length > 0) commands.push(`docker compose up -d --no-deps --build ${newNodes.join(' ')}`);
-  const redefinedNodes = db.patroni.nodes.filter((n) => redefined(n.name)).map((n) => n.name);
-  if (redefinedNodes.length > 0) {
-    notes.push(
-      `${redefinedNodes.join(', ')} must be recreated: one at a time, and the leader last, after \`${patronictl(db)} switchover --force\` (\`${patronictl(db)} list\` shows it).`,
-    );
-    commands.push(...redefinedNodes.map((node) => `docker compose up -d --no-deps --build --force-recreate --wait ${node}`));
-  }
-  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !redefined(n.name));
-  if (keptNodes.some((n) => fileChanged(n.configFile))) commands.push(`${patronictl(db)} reload ${after.project} --force`);
-  const dcs = dcsSettings(was, after.answers, db);
-  if (dcs.length > 0) {
-    commands.push(`${patronictl(db)} edit-config --force ${dcs.join(' ')}`);
-    notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
-  }
-
-  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode); open connections stay.
-  if (redefined(db.dbRouter.name)) commands.push(recreate(db.dbRouter.name));
-  else if (fileChanged('db-router/haproxy.cfg')) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
-  return commands;
+  return [...out, ...modeOf(before.database).refusals(was, now, before.database)];
 }
 
 /** `changedFiles`: generated paths whose contents differ from what is on disk. */
@@ -134,11 +57,11 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   const now = serviceNames(after);
   const added = now.filter((s) => !was.includes(s));
   const removed = was.filter((s) => !now.includes(s));
-  const beforeServices = composeObject(before).services;
-  const afterServices = composeObject(after).services;
+  const beforeServices = composeServices(before);
+  const afterServices = composeServices(after);
   // Like Compose's own config hash, which decides what `up` recreates: depends_on does not count.
   const definition = (service: unknown) => JSON.stringify({ ...(service as object), depends_on: undefined });
-  const change: Change = {
+  const change: ServiceChange = {
     isNew: (service) => added.includes(service),
     redefined: (service) => service in beforeServices && definition(beforeServices[service]) !== definition(afterServices[service]),
     fileChanged: (path) => changedFiles.includes(path),
@@ -155,13 +78,8 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
     return plan;
   }
 
-  // 1-3. The database tier.
-  const db = after.database;
-  if (db.mode === 'patroni') plan.commands.push(...patroniCommands(before.answers, after, db, change, plan.notes));
-  if (db.mode === 'single' && change.redefined(db.server.name)) {
-    plan.notes.push(`Recreating ${db.server.name} interrupts Grafana's database for a few seconds (no database HA in this mode).`);
-    plan.commands.push(recreate(db.server.name));
-  }
+  // 1-3. The database tier, as its mode applies a change.
+  plan.commands.push(...modeOf(after.database).planCommands(before.answers, after, after.database, change, plan.notes));
 
   // 4-5. Grafana and the load balancer. New replicas start (and are healthy) first; then the load
   //      balancer takes its new configuration (it uses the new replicas, stops using removed ones,
@@ -176,12 +94,12 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   const lb = after.loadBalancer;
   const rotates = after.grafana.replicas.length > 1;
   const recreates = after.grafana.replicas
-    .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged('grafana/grafana.ini')))
+    .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged(STACK_FILES.grafanaIni.path)))
     .flatMap((r) => (rotates ? replicaRestartCommands(r.name) : [recreate(r.name)]));
   const lbCommands: string[] = [];
+  const lbKind = LOAD_BALANCERS[lb.kind];
   if (change.redefined(lb.name)) lbCommands.push(recreate(lb.name));
-  else if (change.fileChanged('lb/haproxy.cfg')) lbCommands.push(`docker compose kill -s USR2 ${lb.name}`);
-  else if (change.fileChanged('lb/nginx.conf')) lbCommands.push(`docker compose exec ${lb.name} nginx -s reload`);
+  else if (change.fileChanged(lbKind.config.path)) lbCommands.push(lbKind.reloadCommand(lb.name));
   plan.commands.push(...lbCommands, ...recreates);
 
   // 6. Last, the containers of services no longer in compose.yaml (`docker compose rm` no longer knows them).

@@ -7,12 +7,17 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
+import { DATABASE_MODES, LOAD_BALANCERS, type DbMode, type LoadBalancerKind } from './kinds/index.js';
 
-export const LOAD_BALANCERS = ['haproxy', 'nginx'] as const;
-export type LoadBalancerKind = (typeof LOAD_BALANCERS)[number];
-
-export const DB_MODES = ['patroni', 'single', 'external'] as const;
-export type DbMode = (typeof DB_MODES)[number];
+export type { DbMode, LoadBalancerKind };
+const LOAD_BALANCER_KINDS = Object.keys(LOAD_BALANCERS) as LoadBalancerKind[];
+const DB_MODES = Object.keys(DATABASE_MODES) as DbMode[];
+/** `haproxy (active health checks) or nginx (passive checks)`: each kind as its module sums it up. */
+const choicesHelp = (kinds: Record<string, { summary: string }>) => {
+  const each = Object.entries(kinds).map(([name, kind]) => `${name} (${kind.summary})`);
+  return `${each.slice(0, -1).join(', ')} or ${each[each.length - 1]}`;
+};
+const choiceHelpOf = (kinds: Record<string, { choiceHelp: string }>) => Object.fromEntries(Object.entries(kinds).map(([name, kind]) => [name, kind.choiceHelp]));
 
 /** Grafana's `[database] ssl_mode` values for PostgreSQL. */
 export const SSL_MODES = ['require', 'verify-full', 'disable'] as const;
@@ -77,9 +82,8 @@ const integerIn = (min: number, max: number) => (value: number) =>
 const oneOf = <T>(choices: readonly T[]) => (value: T) =>
   choices.includes(value) ? undefined : `must be one of: ${choices.join(', ')}`;
 
-const isPatroni = (answers: Partial<Answers>) => (answers.dbMode ?? 'patroni') === 'patroni';
-const isExternal = (answers: Partial<Answers>) => answers.dbMode === 'external';
-const runsPostgres = (answers: Partial<Answers>) => !isExternal(answers);
+/** A mode-specific question applies when the database mode (patroni by default) asks it. */
+const modeAsks = (name: AnswerName) => (answers: Partial<Answers>) => DATABASE_MODES[answers.dbMode ?? 'patroni'].asks.includes(name);
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*$/;
@@ -168,11 +172,11 @@ export const QUESTIONS = [
     name: 'loadBalancer',
     kind: 'string',
     message: 'Load balancer in front of Grafana',
-    help: 'haproxy (active health checks) or nginx (passive checks)',
-    choices: LOAD_BALANCERS,
-    choiceHelp: { haproxy: 'active health checks; drains a replica through its runtime API', nginx: 'open source nginx: passive checks only' },
+    help: choicesHelp(LOAD_BALANCERS),
+    choices: LOAD_BALANCER_KINDS,
+    choiceHelp: choiceHelpOf(LOAD_BALANCERS),
     default: () => 'haproxy',
-    validate: oneOf(LOAD_BALANCERS),
+    validate: oneOf(LOAD_BALANCER_KINDS),
   }),
   question({
     name: 'httpPort',
@@ -195,13 +199,9 @@ export const QUESTIONS = [
     name: 'dbMode',
     kind: 'string',
     message: 'Database high availability',
-    help: 'patroni (PostgreSQL HA with Patroni + etcd), external (your own PostgreSQL HA) or single (one container, not HA)',
+    help: choicesHelp(DATABASE_MODES),
     choices: DB_MODES,
-    choiceHelp: {
-      patroni: 'PostgreSQL HA in the stack: Patroni, etcd and a DB router',
-      single: 'one PostgreSQL container, not HA: development and trials',
-      external: 'your own PostgreSQL HA, elsewhere',
-    },
+    choiceHelp: choiceHelpOf(DATABASE_MODES),
     default: () => 'patroni',
     validate: oneOf(DB_MODES),
   }),
@@ -211,7 +211,7 @@ export const QUESTIONS = [
     message: 'External PostgreSQL host (one writable endpoint that follows failover)',
     help: 'external mode: host name or IP of the database endpoint',
     default: () => '',
-    when: isExternal,
+    when: modeAsks('dbHost'),
     validate: (v) => (HOST_NAME.test(v) || IPV6.test(v) ? undefined : 'must be a host name or IP address (no scheme, no port)'),
   }),
   question({
@@ -220,7 +220,7 @@ export const QUESTIONS = [
     message: 'External PostgreSQL port',
     help: 'external mode: port of the database endpoint',
     default: () => 5432,
-    when: isExternal,
+    when: modeAsks('dbPort'),
     validate: integerIn(1, 65535),
   }),
   question({
@@ -229,7 +229,7 @@ export const QUESTIONS = [
     message: "Grafana's database name",
     help: 'external mode: database Grafana uses (it must exist)',
     default: () => 'grafana',
-    when: isExternal,
+    when: modeAsks('dbName'),
     validate: (v) => (SQL_IDENTIFIER.test(v) ? undefined : 'must be a plain lower-case PostgreSQL identifier'),
   }),
   question({
@@ -238,7 +238,7 @@ export const QUESTIONS = [
     message: "Grafana's database user",
     help: 'external mode: role Grafana logs in as (owner of its database, not a superuser)',
     default: () => 'grafana',
-    when: isExternal,
+    when: modeAsks('dbUser'),
     validate: (v) => (SQL_IDENTIFIER.test(v) ? undefined : 'must be a plain lower-case PostgreSQL identifier'),
   }),
   question({
@@ -253,7 +253,7 @@ export const QUESTIONS = [
       disable: 'unencrypted, password included',
     },
     default: () => 'require',
-    when: isExternal,
+    when: modeAsks('dbSslMode'),
     validate: oneOf(SSL_MODES),
   }),
   question({
@@ -262,7 +262,7 @@ export const QUESTIONS = [
     message: "Path to the CA certificate that signed the database's certificate",
     help: 'external mode with verify-full: CA certificate file, copied into the stack',
     default: () => '',
-    when: (a) => isExternal(a) && a.dbSslMode === 'verify-full',
+    when: (a) => modeAsks('dbCaFile')(a) && a.dbSslMode === 'verify-full',
     validate: (v) => pemCertificateProblem(v),
   }),
   question({
@@ -271,7 +271,7 @@ export const QUESTIONS = [
     message: 'How many PostgreSQL (Patroni) nodes?',
     help: 'PostgreSQL nodes managed by Patroni: one primary, the rest replicas',
     default: () => 3,
-    when: isPatroni,
+    when: modeAsks('patroniNodes'),
     validate: integerIn(2, 9),
   }),
   question({
@@ -282,7 +282,7 @@ export const QUESTIONS = [
     choices: ETCD_SIZES,
     choiceHelp: { 1: 'no HA: its loss stops writes', 3: 'survives the loss of 1', 5: 'survives the loss of 2', 7: 'survives the loss of 3' },
     default: () => 3,
-    when: isPatroni,
+    when: modeAsks('etcdMembers'),
     validate: oneOf(ETCD_SIZES),
   }),
   question({
@@ -291,7 +291,7 @@ export const QUESTIONS = [
     message: 'Synchronous replication (no acknowledged write lost on failover)?',
     help: 'Patroni synchronous_mode: zero loss of acknowledged commits on failover',
     default: () => true,
-    when: isPatroni,
+    when: modeAsks('synchronousReplication'),
     validate: () => undefined,
   }),
   question({
@@ -301,7 +301,7 @@ export const QUESTIONS = [
     help: `PostgreSQL major version: ${Object.keys(POSTGRES_IMAGES).join(', ')}`,
     choices: Object.keys(POSTGRES_IMAGES).map(Number).sort((a, b) => b - a),
     default: () => POSTGRES_DEFAULT_MAJOR,
-    when: runsPostgres,
+    when: modeAsks('postgresMajor'),
     validate: oneOf(Object.keys(POSTGRES_IMAGES).map(Number)),
   }),
   question({
@@ -314,7 +314,7 @@ export const QUESTIONS = [
     choices: Object.keys(FAILOVER_PROFILES) as FailoverProfileName[],
     choiceHelp: Object.fromEntries(Object.entries(FAILOVER_PROFILES).map(([name, p]) => [name, `ttl ${p.ttl} s, loop_wait ${p.loopWait} s, retry_timeout ${p.retryTimeout} s`])),
     default: () => 'fast',
-    when: isPatroni,
+    when: modeAsks('failoverProfile'),
     validate: oneOf(Object.keys(FAILOVER_PROFILES)),
   }),
 ] as const satisfies readonly Question<any>[];

@@ -1,69 +1,16 @@
 /**
  * Step 2 of the pipeline: validated answers → the topology of the stack. Every
  * service name, port, network, peer list and secret is decided here, once;
- * the renderers only lay these facts out in each file's format.
+ * the renderers only lay these facts out in each file's format. What differs
+ * per database mode or load balancer comes from that kind's module (kinds/).
  */
-import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from './catalog.js';
-import { FAILOVER_PROFILES, type PatroniTiming } from './failover-profiles.js';
-import type { Answers, DbMode, LoadBalancerKind, SslMode } from './questions.js';
+import { IMAGES } from './catalog.js';
+import { DATABASE_MODES, LOAD_BALANCERS, modeOf, type DatabaseTopology, type LoadBalancerKind } from './kinds/index.js';
+import type { StackHistory } from './kinds/patroni.js';
+import { NETWORKS } from './networks.js';
+import type { Answers, SslMode } from './questions.js';
 
-/** Networks: only `edge` reaches the host (and the outside); `app` and `db` are internal. */
-export const NETWORKS = {
-  /** Load balancer ↔ Grafana replicas; the way out to an external database. */
-  edge: 'edge',
-  /** Grafana's alerting gossip between the replicas; Grafana replicas ↔ the database router or server. */
-  app: 'app',
-  /** Database router ↔ Patroni nodes ↔ etcd. */
-  db: 'db',
-} as const;
-
-export interface EtcdMember {
-  name: string;
-  clientPort: number;
-  peerPort: number;
-  peerUrl: string;
-  clientUrl: string;
-  /**
-   * `new` for the members that founded the cluster; `existing` for a member
-   * added to a running cluster, which must be announced first (`etcdctl member add`).
-   */
-  initialClusterState: 'new' | 'existing';
-  /** The members this one expects on its first start: the founders, or everyone up to itself. */
-  initialCluster: string;
-}
-
-/** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
-export const ETCD_DATA_VOLUME = '/var/lib/etcd';
-
-/**
- * etcd's data directory (ETCD_DATA_DIR) inside that volume. etcd wants it 0700: it creates a missing
- * one so, and warns on every start about an existing one that is not (the volume root is 0755).
- * Stacks generated before `etcdDataDir` was recorded keep their data in the volume root, and must:
- * a member restarted with an empty data dir under its old name cannot rejoin its cluster.
- */
-export const ETCD_DATA_DIRS = {
-  /** New stacks: a subdirectory etcd creates itself, 0700. */
-  current: `${ETCD_DATA_VOLUME}/data`,
-  /** Stacks generated before the layout was recorded: the volume root. */
-  volumeRoot: ETCD_DATA_VOLUME,
-} as const;
-export type EtcdDataDir = (typeof ETCD_DATA_DIRS)[keyof typeof ETCD_DATA_DIRS];
-
-/** Facts about the stack's past that its answers alone do not tell; kept in `.yo-rc.json`. */
-export interface StackHistory {
-  /** etcd members the cluster was bootstrapped with; later members joined a running cluster. */
-  etcdFoundingMembers: number;
-  /** The data directory every etcd member of this stack has used from its first start; never moved. */
-  etcdDataDir: EtcdDataDir;
-}
-
-export interface PatroniNode {
-  name: string;
-  postgresPort: number;
-  restApiPort: number;
-  /** Mounted into the node as /etc/patroni/patroni.yml. */
-  configFile: string;
-}
+export { NETWORKS, type DatabaseTopology, type StackHistory };
 
 export interface GrafanaReplica {
   name: string;
@@ -81,52 +28,6 @@ export interface SecretSpec {
   /** Only the user knows it (an external database's password): never invented. */
   userProvided?: boolean;
 }
-
-/** Patroni + etcd, with HAProxy in front following the leader through Patroni's REST API. */
-export interface PatroniCluster {
-  mode: 'patroni';
-  etcd: {
-    members: EtcdMember[];
-    image: string;
-    /** Where each member's named volume is mounted, and etcd's data directory (the same for every member). */
-    dataVolume: string;
-    dataDir: EtcdDataDir;
-  };
-  patroni: {
-    nodes: PatroniNode[];
-    timing: PatroniTiming;
-    synchronous: boolean;
-    postgresMajor: number;
-    baseImage: string;
-    /** Patroni's upstream release, installed from PGDG's apt repository. */
-    version: string;
-    /** Where each node's named volume is mounted, and PostgreSQL's data directory inside it. */
-    dataVolume: string;
-    dataDir: string;
-    binDir: string;
-  };
-  dbRouter: {
-    name: string;
-    primaryPort: number;
-    replicaPort: number;
-    /** HTTP port answering 200 only while exactly one primary is routable. */
-    statusPort: number;
-    image: string;
-  };
-}
-
-/** One PostgreSQL container, no database HA: for development and trials. */
-export interface SinglePostgres {
-  mode: 'single';
-  server: { name: string; port: number; image: string; postgresMajor: number; dataVolume: string };
-}
-
-/** A PostgreSQL run elsewhere (managed service, another team's cluster). */
-export interface ExternalPostgres {
-  mode: 'external';
-}
-
-export type DatabaseTopology = PatroniCluster | SinglePostgres | ExternalPostgres;
 
 /** Where and how Grafana connects, whatever the mode. */
 export interface GrafanaDatabase {
@@ -188,115 +89,15 @@ const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`)
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-const etcdName = (i: number) => `etcd-${i}`;
-const etcdPeerUrl = (i: number) => `http://${etcdName(i)}:2380`;
-const etcdCluster = (upTo: number) =>
-  range(upTo)
-    .map((i) => `${etcdName(i)}=${etcdPeerUrl(i)}`)
-    .join(',');
-
-/**
- * The official postgres image moved its data from /var/lib/postgresql/data
- * (≤ 17) to /var/lib/postgresql/<major>/docker (18+, VOLUME /var/lib/postgresql):
- * mount the named volume where that image declares its volume.
- */
-function postgresData(major: number) {
-  return major >= 18
-    ? { dataVolume: '/var/lib/postgresql', dataDir: `/var/lib/postgresql/${major}/docker` }
-    : { dataVolume: '/var/lib/postgresql/data', dataDir: '/var/lib/postgresql/data/pgdata' };
-}
-
-function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
-  const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
-  const etcdMembers = range(answers.etcdMembers).map(
-    (i): EtcdMember => ({
-      name: etcdName(i),
-      clientPort: 2379,
-      peerPort: 2380,
-      peerUrl: etcdPeerUrl(i),
-      clientUrl: `http://${etcdName(i)}:2379`,
-      initialClusterState: i <= founders ? 'new' : 'existing',
-      initialCluster: etcdCluster(Math.max(i, founders)),
-    }),
-  );
-  const nodes = range(answers.patroniNodes).map(
-    (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `patroni/pg-${i}.yml` }),
-  );
-  return {
-    mode: 'patroni',
-    // A first generation (no history) gets the current layout; an older stack keeps its own, new members too.
-    etcd: { members: etcdMembers, image: IMAGES.etcd, dataVolume: ETCD_DATA_VOLUME, dataDir: history?.etcdDataDir ?? ETCD_DATA_DIRS.current },
-    patroni: {
-      nodes,
-      timing: FAILOVER_PROFILES[answers.failoverProfile],
-      synchronous: answers.synchronousReplication,
-      postgresMajor: answers.postgresMajor,
-      baseImage: POSTGRES_IMAGES[answers.postgresMajor],
-      version: PATRONI_VERSION,
-      ...postgresData(answers.postgresMajor),
-      binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
-    },
-    dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
-  };
-}
-
-function databaseTopology(answers: Answers, history?: StackHistory): DatabaseTopology {
-  switch (answers.dbMode) {
-    case 'patroni':
-      return patroniCluster(answers, history);
-    case 'single':
-      return {
-        mode: 'single',
-        server: {
-          name: 'postgres',
-          port: 5432,
-          image: POSTGRES_IMAGES[answers.postgresMajor],
-          postgresMajor: answers.postgresMajor,
-          // The image's own PGDATA applies: only the volume's place is ours to choose.
-          dataVolume: postgresData(answers.postgresMajor).dataVolume,
-        },
-      };
-    case 'external':
-      return { mode: 'external' };
-  }
-}
-
-/** The endpoint Grafana uses: the router's primary port, the single server, or the external host. */
-function grafanaDatabase(answers: Answers, db: DatabaseTopology): GrafanaDatabase {
-  const account = { name: answers.dbName, user: answers.dbUser };
-  switch (db.mode) {
-    case 'patroni':
-      return { host: db.dbRouter.name, port: db.dbRouter.primaryPort, ...account, sslMode: 'disable' };
-    case 'single':
-      return { host: db.server.name, port: db.server.port, ...account, sslMode: 'disable' };
-    case 'external':
-      return {
-        host: answers.dbHost,
-        port: answers.dbPort,
-        ...account,
-        sslMode: answers.dbSslMode,
-        caCert: answers.dbSslMode === 'verify-full' ? { file: EXTERNAL_CA_FILE, source: answers.dbCaFile } : undefined,
-      };
-  }
-}
-
-/** Secrets each mode needs; an external database brings its own superuser and replication. */
-const SECRETS_BY_MODE: Record<DbMode, SecretKey[]> = {
-  patroni: ['postgresSuperuser', 'postgresReplication', 'patroniRestApi', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
-  single: ['postgresSuperuser', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
-  external: ['grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
-};
-
-function secretsFor(mode: DbMode): Partial<Record<SecretKey, SecretSpec>> {
-  const specs: Partial<Record<SecretKey, SecretSpec>> = Object.fromEntries(SECRETS_BY_MODE[mode].map((key) => [key, SECRETS[key]]));
-  if (mode === 'external') {
-    specs.grafanaDb = { ...SECRETS.grafanaDb, purpose: "the password of Grafana's role on the external database", userProvided: true };
-  }
-  return specs;
+/** The secrets a mode needs, with what they mean there. */
+function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]): Partial<Record<SecretKey, SecretSpec>> {
+  const overrides: Partial<Record<SecretKey, Partial<SecretSpec>>> = mode.secretOverrides ?? {};
+  return Object.fromEntries(mode.secrets.map((key) => [key, { ...SECRETS[key], ...overrides[key] }]));
 }
 
 export function buildTopology(answers: Answers, history?: StackHistory): Topology {
-  const database = databaseTopology(answers, history);
+  const mode = DATABASE_MODES[answers.dbMode];
+  const database = mode.topology(answers, history);
   const replicas = range(answers.grafanaReplicas).map(
     (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094, gossipHost: `grafana-${i}.${NETWORKS.app}` }),
   );
@@ -308,38 +109,23 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
       replicas,
       image: IMAGES.grafana(answers.grafanaVersion),
       publicUrl: withTrailingSlash(answers.publicUrl),
-      database: grafanaDatabase(answers, database),
+      database: modeOf(database).grafanaEndpoint(answers, database),
     },
     loadBalancer: {
       name: 'lb',
       kind: answers.loadBalancer,
-      image: answers.loadBalancer === 'haproxy' ? IMAGES.haproxy : IMAGES.nginx,
+      image: LOAD_BALANCERS[answers.loadBalancer].image,
       listenPort: 8080,
       publishedPort: answers.httpPort,
       statusPort: 8404,
     },
-    secrets: secretsFor(answers.dbMode),
+    secrets: secretsFor(mode),
   };
-}
-
-/** The database services of each mode, in start-up order. */
-export function databaseServiceNames(db: DatabaseTopology): string[] {
-  switch (db.mode) {
-    case 'patroni':
-      return [...db.etcd.members.map((m) => m.name), ...db.patroni.nodes.map((n) => n.name), db.dbRouter.name];
-    case 'single':
-      return [db.server.name];
-    case 'external':
-      return [];
-  }
 }
 
 /** Every Compose service, in start-up order. */
 export const serviceNames = (t: Topology): string[] => [
-  ...databaseServiceNames(t.database),
+  ...modeOf(t.database).serviceNames(t.database),
   ...t.grafana.replicas.map((r) => r.name),
   t.loadBalancer.name,
 ];
-
-/** Where the CA certificate of an external database is copied, in the stack folder. */
-export const EXTERNAL_CA_FILE = 'grafana/db-ca.crt';

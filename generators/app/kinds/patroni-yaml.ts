@@ -4,10 +4,11 @@
  * Docker secrets into PATRONI_* variables (Patroni has no *_FILE convention).
  */
 import { dump } from 'js-yaml';
-import type { PatroniCluster, PatroniNode, Topology } from '../topology.js';
+import { IN_IMAGE } from '../stack-files.js';
+import type { Topology } from '../topology.js';
+import type { PatroniCluster, PatroniNode } from './patroni.js';
 
-export const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', restApi: 'patroni' } as const;
-export const POST_BOOTSTRAP_IN_CONTAINER = '/usr/local/bin/post-bootstrap';
+const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', restApi: 'patroni' } as const;
 
 export function patroniConfigObject(t: Topology, db: PatroniCluster, node: PatroniNode) {
   const { patroni, etcd } = db;
@@ -48,7 +49,7 @@ export function patroniConfigObject(t: Topology, db: PatroniCluster, node: Patro
         },
       },
       initdb: [{ encoding: 'UTF8' }, 'data-checksums', { 'auth-local': 'peer' }, { 'auth-host': 'scram-sha-256' }],
-      post_bootstrap: POST_BOOTSTRAP_IN_CONTAINER,
+      post_bootstrap: IN_IMAGE.postBootstrap,
     },
     postgresql: {
       listen: `0.0.0.0:${node.postgresPort}`,

@@ -4,7 +4,7 @@
  */
 import { stringify } from 'ini';
 import type { Topology } from '../topology.js';
-import { GRAFANA_DB_CA_IN_CONTAINER, secretPath } from './paths.js';
+import { secretPath, STACK_FILES } from '../stack-files.js';
 
 /** Well below the DB router's 30 min client/server timeouts (and common proxies' idle limits), so no proxy cuts a pooled connection first. */
 export const GRAFANA_CONN_MAX_LIFETIME_S = 600;
@@ -31,7 +31,7 @@ export function grafanaIniObject(t: Topology) {
       password: `$__file{${secretPath(secrets.grafanaDb!)}}`,
       // disable inside the stack (internal network only); the external database's own choice otherwise.
       ssl_mode: db.sslMode,
-      ...(db.caCert ? { ca_cert_path: GRAFANA_DB_CA_IN_CONTAINER } : {}),
+      ...(db.caCert ? { ca_cert_path: STACK_FILES.externalDbCa.inContainer } : {}),
       max_open_conn: 20,
       max_idle_conn: 5,
       conn_max_lifetime: GRAFANA_CONN_MAX_LIFETIME_S,

@@ -1,0 +1,58 @@
+/**
+ * What a database mode owns: its questions, secrets, topology, services, files, warnings, re-run
+ * steps and refusals, and its parts of the stack README. One module per mode (patroni.ts,
+ * single.ts, external.ts), registered in kinds/index.ts.
+ */
+import type { Answers, AnswerName, DbMode } from '../questions.js';
+import type { Services, Volumes } from '../render/compose-parts.js';
+import type { GeneratedFile } from '../stack-files.js';
+import type { GrafanaDatabase, SecretKey, SecretSpec, StackHistory, Topology } from '../topology.js';
+
+/** What a re-run changes, as the plan tells it to each mode. */
+export interface ServiceChange {
+  isNew: (service: string) => boolean;
+  /** A kept service whose compose definition differs (image, environment, ports, …). */
+  redefined: (service: string) => boolean;
+  fileChanged: (path: string) => boolean;
+}
+
+export interface DatabaseModeSpec<D> {
+  /** What it is, for `--help` ("patroni (…), …"). */
+  summary: string;
+  /** One line beside the choice at the prompt. */
+  choiceHelp: string;
+  /** The mode-specific questions it asks (the others keep their defaults and are not stored). */
+  asks: readonly AnswerName[];
+  secrets: readonly SecretKey[];
+  /** Secrets whose meaning differs in this mode (an external database's password is the user's). */
+  secretOverrides?: Partial<Record<SecretKey, Partial<SecretSpec>>>;
+  topology: (answers: Answers, history?: StackHistory) => D;
+  /** The endpoint Grafana connects to. */
+  grafanaEndpoint: (answers: Answers, db: D) => GrafanaDatabase;
+  /** Its Compose services, in start-up order. */
+  serviceNames: (db: D) => string[];
+  /** Adds its services (and their volumes) to compose.yaml. */
+  services: (t: Topology, db: D, volumes: Volumes) => Services;
+  /** What Grafana waits for before it starts. */
+  grafanaDependsOn: (db: D) => Record<string, { condition: string }> | undefined;
+  /** Whether it runs its own internal `db` network. */
+  usesDbNetwork: boolean;
+  files: (t: Topology, db: D) => GeneratedFile[];
+  /** Valid but worth telling the user. */
+  warnings: (answers: Answers) => string[];
+  /** Whether the stack runs PostgreSQL itself. */
+  runsPostgres: boolean;
+  /** The stack README's title. */
+  title: (oneReplica: boolean) => string;
+  /**
+   * Stack README partials (templates/stack/readme/). `growing`, for a mode whose own services grow:
+   * the options of the example re-run, and partials for its steps and for shrinking.
+   */
+  readme: { services: string; health: string; database: string; growing?: { options: string; steps: string; shrinking: string } };
+  /** Why a re-run that switches from `from` into this mode must move the data, and how. */
+  arrivingFrom: Partial<Record<DbMode, string>>;
+  /** Changes within the mode that a running stack cannot take. */
+  refusals: (was: Answers, now: Answers, before: D) => string[];
+  /** The commands that apply a re-run to its services, in order; `notes` gets what the user must know. */
+  planCommands: (was: Answers, after: Topology, db: D, change: ServiceChange, notes: string[]) => string[];
+}

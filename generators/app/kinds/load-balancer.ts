@@ -1,0 +1,30 @@
+/**
+ * What a load balancer kind owns: its image, its configuration file and where the container reads
+ * it, the files it adds to the stack, how a changed configuration is applied, and its README parts.
+ * One module per kind (haproxy.ts, nginx.ts), registered in kinds/index.ts.
+ */
+import type { GeneratedFile, StackFile } from '../stack-files.js';
+import type { Topology } from '../topology.js';
+
+export interface LoadBalancerSpec {
+  /** The product, as the stack README names it. */
+  product: string;
+  /** What sets it apart, for `--help` ("haproxy (active health checks) or …"). */
+  summary: string;
+  /** One line beside the choice at the prompt. */
+  choiceHelp: string;
+  image: string;
+  /** Its one configuration file, mounted read-only into the container. */
+  config: Required<Pick<StackFile, 'path' | 'inContainer'>>;
+  /** What it answers while no replica can take a request. */
+  noReplicaStatus: number;
+  /** The configuration and the rotation script (`lb-rotation.sh out|in <replica>`). */
+  files: (t: Topology) => GeneratedFile[];
+  /** Applies a changed configuration to the running load balancer, open connections kept. */
+  reloadCommand: (service: string) => string;
+  /**
+   * Stack README partials (templates/stack/readme/): what happens when a replica dies, how `out`
+   * works, and which requests it replays when a replica stops under them.
+   */
+  readme: { failover: string; rotation: string; replay: string };
+}

@@ -1,0 +1,384 @@
+/**
+ * PostgreSQL made highly available in the stack: Patroni nodes (built from the official postgres
+ * image plus PGDG's Patroni), an etcd cluster for the leader key, and an HAProxy DB router that
+ * sends Grafana to the current primary, following Patroni's REST API.
+ */
+import { IMAGES, PATRONI_VERSION, patroniAptPackage, POSTGRES_IMAGES } from '../catalog.js';
+import { recreate } from '../commands.js';
+import { FAILOVER_PROFILES, type PatroniTiming } from '../failover-profiles.js';
+import type { Answers } from '../questions.js';
+import { hardening, healthcheck, httpProbe, limits, POSTGRES_STOP_GRACE, uses, type Services, type Volumes } from '../render/compose-parts.js';
+import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
+import { renderTemplate } from '../render/templates.js';
+import { IN_IMAGE, readOnlyMount, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
+import { NETWORKS } from '../networks.js';
+import type { Topology } from '../topology.js';
+import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
+import { renderPatroniConfig } from './patroni-yaml.js';
+import { initSqlFile, postgresData } from './postgres.js';
+
+/** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
+export const ETCD_DATA_VOLUME = '/var/lib/etcd';
+
+/**
+ * etcd's data directory (ETCD_DATA_DIR) inside that volume. etcd wants it 0700: it creates a missing
+ * one so, and warns on every start about an existing one that is not (the volume root is 0755).
+ * Stacks generated before `etcdDataDir` was recorded keep their data in the volume root, and must:
+ * a member restarted with an empty data dir under its old name cannot rejoin its cluster.
+ */
+export const ETCD_DATA_DIRS = {
+  /** New stacks: a subdirectory etcd creates itself, 0700. */
+  current: `${ETCD_DATA_VOLUME}/data`,
+  /** Stacks generated before the layout was recorded: the volume root. */
+  volumeRoot: ETCD_DATA_VOLUME,
+} as const;
+export type EtcdDataDir = (typeof ETCD_DATA_DIRS)[keyof typeof ETCD_DATA_DIRS];
+
+/** Facts about the stack's past that its answers alone do not tell; kept in `.yo-rc.json`. */
+export interface StackHistory {
+  /** etcd members the cluster was bootstrapped with; later members joined a running cluster. */
+  etcdFoundingMembers: number;
+  /** The data directory every etcd member of this stack has used from its first start; never moved. */
+  etcdDataDir: EtcdDataDir;
+}
+
+export interface EtcdMember {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  peerUrl: string;
+  clientUrl: string;
+  /**
+   * `new` for the members that founded the cluster; `existing` for a member
+   * added to a running cluster, which must be announced first (`etcdctl member add`).
+   */
+  initialClusterState: 'new' | 'existing';
+  /** The members this one expects on its first start: the founders, or everyone up to itself. */
+  initialCluster: string;
+}
+
+export interface PatroniNode {
+  name: string;
+  postgresPort: number;
+  restApiPort: number;
+  /** Mounted into the node as /etc/patroni/patroni.yml. */
+  configFile: string;
+}
+
+/** Patroni + etcd, with HAProxy in front following the leader through Patroni's REST API. */
+export interface PatroniCluster {
+  mode: 'patroni';
+  etcd: {
+    members: EtcdMember[];
+    image: string;
+    /** Where each member's named volume is mounted, and etcd's data directory (the same for every member). */
+    dataVolume: string;
+    dataDir: EtcdDataDir;
+  };
+  patroni: {
+    nodes: PatroniNode[];
+    timing: PatroniTiming;
+    synchronous: boolean;
+    postgresMajor: number;
+    baseImage: string;
+    /** Patroni's upstream release, installed from PGDG's apt repository. */
+    version: string;
+    /** Where each node's named volume is mounted, and PostgreSQL's data directory inside it. */
+    dataVolume: string;
+    dataDir: string;
+    binDir: string;
+  };
+  dbRouter: {
+    name: string;
+    primaryPort: number;
+    replicaPort: number;
+    /** HTTP port answering 200 only while exactly one primary is routable. */
+    statusPort: number;
+    image: string;
+  };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+const etcdName = (i: number) => `etcd-${i}`;
+const etcdPeerUrl = (i: number) => `http://${etcdName(i)}:2380`;
+const etcdCluster = (upTo: number) =>
+  range(upTo)
+    .map((i) => `${etcdName(i)}=${etcdPeerUrl(i)}`)
+    .join(',');
+
+function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
+  const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
+  const etcdMembers = range(answers.etcdMembers).map(
+    (i): EtcdMember => ({
+      name: etcdName(i),
+      clientPort: 2379,
+      peerPort: 2380,
+      peerUrl: etcdPeerUrl(i),
+      clientUrl: `http://${etcdName(i)}:2379`,
+      initialClusterState: i <= founders ? 'new' : 'existing',
+      initialCluster: etcdCluster(Math.max(i, founders)),
+    }),
+  );
+  const nodes = range(answers.patroniNodes).map(
+    (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `${STACK_FILES.patroniConfig.path}/pg-${i}.yml` }),
+  );
+  return {
+    mode: 'patroni',
+    // A first generation (no history) gets the current layout; an older stack keeps its own, new members too.
+    etcd: { members: etcdMembers, image: IMAGES.etcd, dataVolume: ETCD_DATA_VOLUME, dataDir: history?.etcdDataDir ?? ETCD_DATA_DIRS.current },
+    patroni: {
+      nodes,
+      timing: FAILOVER_PROFILES[answers.failoverProfile],
+      synchronous: answers.synchronousReplication,
+      postgresMajor: answers.postgresMajor,
+      baseImage: POSTGRES_IMAGES[answers.postgresMajor],
+      version: PATRONI_VERSION,
+      ...postgresData(answers.postgresMajor),
+      binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
+    },
+    dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
+  };
+}
+
+function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
+  const { etcd, patroni, dbRouter } = db;
+  const { secrets } = t;
+  const out: Services = {};
+  for (const member of etcd.members) {
+    volumes[`${member.name}-data`] = {};
+    out[member.name] = {
+      image: etcd.image,
+      volumes: [`${member.name}-data:${etcd.dataVolume}`],
+      environment: {
+        ETCD_NAME: member.name,
+        ETCD_DATA_DIR: etcd.dataDir,
+        ETCD_LISTEN_CLIENT_URLS: `http://0.0.0.0:${member.clientPort}`,
+        ETCD_ADVERTISE_CLIENT_URLS: member.clientUrl,
+        ETCD_LISTEN_PEER_URLS: `http://0.0.0.0:${member.peerPort}`,
+        ETCD_INITIAL_ADVERTISE_PEER_URLS: member.peerUrl,
+        ETCD_INITIAL_CLUSTER: member.initialCluster,
+        ETCD_INITIAL_CLUSTER_STATE: member.initialClusterState,
+        ETCD_INITIAL_CLUSTER_TOKEN: t.project,
+        // Without compaction Patroni's frequent key updates fill etcd's 2 GiB quota
+        // (NOSPACE alarm: no leader key, the primary demotes itself).
+        ETCD_AUTO_COMPACTION_MODE: 'revision',
+        ETCD_AUTO_COMPACTION_RETENTION: '1000',
+      },
+      networks: [NETWORKS.db],
+      restart: 'unless-stopped',
+      // The etcd image is distroless: no shell, but etcdctl is there.
+      healthcheck: healthcheck(['CMD', 'etcdctl', `--endpoints=http://127.0.0.1:${member.clientPort}`, 'endpoint', 'health']),
+      ...hardening(),
+      ...limits('256m'),
+    };
+  }
+
+  for (const node of patroni.nodes) {
+    volumes[`${node.name}-data`] = {};
+    out[node.name] = {
+      build: { context: `./${STACK_FILES.patroniImage.path}` },
+      depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
+      volumes: [`${node.name}-data:${patroni.dataVolume}`, readOnlyMount({ path: node.configFile, inContainer: STACK_FILES.patroniConfig.inContainer })],
+      secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
+      networks: [NETWORKS.db],
+      restart: 'unless-stopped',
+      healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${node.restApiPort}/health`], '120s'),
+      // The image runs Patroni and PostgreSQL as postgres (its USER line): no capability needed.
+      ...hardening(),
+      ...limits('1g'),
+      shm_size: '256m',
+      // SIGTERM reaches Patroni itself (the entrypoint execs it): it stops PostgreSQL and hands over the leader key.
+      stop_grace_period: POSTGRES_STOP_GRACE,
+      stop_signal: 'SIGTERM',
+    };
+  }
+
+  out[dbRouter.name] = {
+    image: dbRouter.image,
+    // Started, not healthy: the router follows whichever node Patroni makes primary.
+    depends_on: Object.fromEntries(patroni.nodes.map((n) => [n.name, { condition: 'service_started' }])),
+    volumes: [readOnlyMount(STACK_FILES.dbRouterConfig)],
+    networks: [NETWORKS.app, NETWORKS.db],
+    restart: 'unless-stopped',
+    // Healthy only while exactly one primary is routable.
+    healthcheck: healthcheck(httpProbe(dbRouter.statusPort, '/primary-ready'), '120s'),
+    ...hardening(),
+    ...limits('128m'),
+  };
+  return out;
+}
+
+function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
+  const { patroni, dbRouter, etcd } = db;
+  const { secrets } = t;
+  const image = STACK_FILES.patroniImage.path;
+  return [
+    {
+      path: STACK_FILES.dbRouterConfig.path,
+      contents: renderTemplate('db-router/haproxy.cfg', {
+        nodes: patroni.nodes.map((n) => n.name),
+        postgresPort: patroni.nodes[0].postgresPort,
+        restApiPort: patroni.nodes[0].restApiPort,
+        primaryPort: dbRouter.primaryPort,
+        replicaPort: dbRouter.replicaPort,
+        statusPort: dbRouter.statusPort,
+        grafanaConnMaxLifetime: GRAFANA_CONN_MAX_LIFETIME_S,
+      }),
+    },
+    ...patroni.nodes.map((node) => ({ path: node.configFile, contents: renderPatroniConfig(t, db, node) })),
+    {
+      path: `${image}/Dockerfile`,
+      contents: renderTemplate('patroni/Dockerfile', {
+        baseImage: patroni.baseImage,
+        patroniPackage: patroniAptPackage(patroni.version),
+        patronictl: IN_IMAGE.patronictl,
+        dataVolume: patroni.dataVolume,
+        withSecrets: IN_IMAGE.withSecrets,
+        postBootstrap: IN_IMAGE.postBootstrap,
+        initSql: STACK_FILES.patroniInitSql.inContainer,
+        configFile: STACK_FILES.patroniConfig.inContainer,
+      }),
+    },
+    {
+      path: `${image}/patronictl.sh`,
+      mode: 0o755,
+      contents: renderTemplate('patroni/patronictl.sh', { withSecrets: IN_IMAGE.withSecrets, patronictl: IN_IMAGE.patronictl }),
+    },
+    {
+      path: `${image}/with-secrets.sh`,
+      mode: 0o755,
+      contents: renderTemplate('patroni/with-secrets.sh', {
+        secretsDir: SECRETS_IN_CONTAINER,
+        secretVariables: [
+          { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: secrets.postgresSuperuser!.name },
+          { variable: 'PATRONI_REPLICATION_PASSWORD', secret: secrets.postgresReplication!.name },
+          { variable: 'PATRONI_RESTAPI_PASSWORD', secret: secrets.patroniRestApi!.name },
+        ],
+      }),
+    },
+    {
+      path: `${image}/post-bootstrap.sh`,
+      mode: 0o755,
+      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: STACK_FILES.patroniInitSql.inContainer }),
+    },
+    initSqlFile(t, STACK_FILES.patroniInitSql.path),
+    {
+      path: STACK_FILES.etcdAddMember.path,
+      mode: 0o755,
+      contents: renderTemplate('stack/etcd-add-member.sh', {
+        script: STACK_FILES.etcdAddMember.command,
+        members: etcd.members.map((m) => m.name),
+        peerPort: etcd.members[0].peerPort,
+      }),
+    },
+  ];
+}
+
+/** The image sets PATRONICTL_CONFIG_FILE to the node's config: no -c needed. */
+const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl`;
+
+/** Shrinking needs hand work first: never the leader blindly, never an etcd member without `member remove`. */
+function refusals(was: Answers, now: Answers, db: PatroniCluster): string[] {
+  const out: string[] = [];
+  if (now.patroniNodes < was.patroniNodes) {
+    const gone = db.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
+    out.push(
+      `--patroni-nodes ${was.patroniNodes} → ${now.patroniNodes}: remove ${gone.join(', ')} by hand first, never the leader blindly: ` +
+        `check \`${patronictl(db)} list\`; if one of them is the leader, \`${patronictl(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
+        `then \`docker compose rm --stop --force ${gone.join(' ')}\`. Then re-run with --force.`,
+    );
+  }
+  if (now.etcdMembers < was.etcdMembers) {
+    const gone = db.etcd.members.slice(now.etcdMembers).map((m) => m.name);
+    out.push(
+      `--etcd-members ${was.etcdMembers} → ${now.etcdMembers}: remove ${gone.join(', ')} from the cluster by hand first, one at a time: ` +
+        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`docker compose exec ${db.etcd.members[0].name} etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
+    );
+  }
+  return out;
+}
+
+/** bootstrap.dcs settings: written into the YAML, but a running cluster keeps its own copy in etcd. */
+function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
+  const settings: string[] = [];
+  if (was.synchronousReplication !== now.synchronousReplication) settings.push(`-s synchronous_mode=${db.patroni.synchronous}`);
+  if (was.failoverProfile !== now.failoverProfile) {
+    const t = db.patroni.timing;
+    settings.push(`-s ttl=${t.ttl}`, `-s loop_wait=${t.loopWait}`, `-s retry_timeout=${t.retryTimeout}`);
+  }
+  return settings;
+}
+
+function planCommands(was: Answers, after: Topology, db: PatroniCluster, change: ServiceChange, notes: string[]): string[] {
+  const { isNew, redefined, fileChanged } = change;
+  const commands: string[] = [];
+  // 1. etcd first, one member at a time: new ones announced then started, changed ones recreated (quorum holds).
+  for (const member of db.etcd.members) {
+    if (isNew(member.name)) commands.push(`${STACK_FILES.etcdAddMember.command} ${member.name}`);
+    else if (redefined(member.name)) commands.push(recreate(member.name));
+  }
+
+  // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
+  const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
+  if (newNodes.length > 0) commands.push(`docker compose up -d --no-deps --build ${newNodes.join(' ')}`);
+  const redefinedNodes = db.patroni.nodes.filter((n) => redefined(n.name)).map((n) => n.name);
+  if (redefinedNodes.length > 0) {
+    notes.push(
+      `${redefinedNodes.join(', ')} must be recreated: one at a time, and the leader last, after \`${patronictl(db)} switchover --force\` (\`${patronictl(db)} list\` shows it).`,
+    );
+    commands.push(...redefinedNodes.map((node) => `docker compose up -d --no-deps --build --force-recreate --wait ${node}`));
+  }
+  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !redefined(n.name));
+  if (keptNodes.some((n) => fileChanged(n.configFile))) commands.push(`${patronictl(db)} reload ${after.project} --force`);
+  const dcs = dcsSettings(was, after.answers, db);
+  if (dcs.length > 0) {
+    commands.push(`${patronictl(db)} edit-config --force ${dcs.join(' ')}`);
+    notes.push('Patroni keeps bootstrap.dcs settings in etcd after the first start: the edit-config command applies them.');
+  }
+
+  // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode); open connections stay.
+  if (redefined(db.dbRouter.name)) commands.push(recreate(db.dbRouter.name));
+  else if (fileChanged(STACK_FILES.dbRouterConfig.path)) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
+  return commands;
+}
+
+function warnings(a: Answers): string[] {
+  const out: string[] = [];
+  if (a.etcdMembers === 1) out.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
+  if (a.synchronousReplication && a.patroniNodes === 2) {
+    out.push(
+      'Synchronous replication with 2 nodes: while the replica is down the primary keeps accepting writes unprotected (synchronous_mode_strict is off to stay available).',
+    );
+  }
+  return out;
+}
+
+export const patroni: DatabaseModeSpec<PatroniCluster> = {
+  summary: 'PostgreSQL HA with Patroni + etcd',
+  choiceHelp: 'PostgreSQL HA in the stack: Patroni, etcd and a DB router',
+  asks: ['patroniNodes', 'etcdMembers', 'synchronousReplication', 'postgresMajor', 'failoverProfile'],
+  secrets: ['postgresSuperuser', 'postgresReplication', 'patroniRestApi', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  topology: patroniCluster,
+  grafanaEndpoint: (answers, db) => ({ host: db.dbRouter.name, port: db.dbRouter.primaryPort, name: answers.dbName, user: answers.dbUser, sslMode: 'disable' }),
+  serviceNames: (db) => [...db.etcd.members.map((m) => m.name), ...db.patroni.nodes.map((n) => n.name), db.dbRouter.name],
+  services,
+  grafanaDependsOn: (db) => ({ [db.dbRouter.name]: { condition: 'service_healthy' } }),
+  usesDbNetwork: true,
+  files,
+  warnings,
+  runsPostgres: true,
+  title: (oneReplica) => (oneReplica ? 'one Grafana replica on highly available PostgreSQL (Grafana not HA)' : 'highly available Grafana'),
+  readme: {
+    services: 'readme/services-patroni.md.ejs',
+    health: 'readme/health-patroni.md.ejs',
+    database: 'readme/database-patroni.md.ejs',
+    growing: { options: '--patroni-nodes 4 --etcd-members 5', steps: 'readme/growing-patroni.md.ejs', shrinking: 'readme/shrinking-patroni.md.ejs' },
+  },
+  arrivingFrom: {
+    single:
+      'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start only the database (`docker compose up -d --wait db-router`), restore the dump through the DB router, then start the rest (README.md has the commands).',
+  },
+  refusals,
+  planCommands,
+};
+

@@ -1,0 +1,69 @@
+/**
+ * The stack's files and where the containers see them: one table, read by the renderers, compose.yaml,
+ * the re-run plan and the stack README, so that no path is typed out twice.
+ */
+import type { SecretSpec } from './topology.js';
+
+/** One file the generator writes: where, what, and its mode (scripts are executable). */
+export interface GeneratedFile {
+  path: string;
+  contents: string;
+  mode?: number;
+}
+
+/** A file of the stack folder; `inContainer` where a service mounts it, `command` how the README runs it. */
+export interface StackFile {
+  path: string;
+  inContainer?: string;
+  command?: string;
+}
+
+const script = (path: string): StackFile => ({ path, command: `./${path}` });
+
+/** HAProxy's image reads its configuration here: the load balancer and the DB router alike. */
+const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
+
+export const STACK_FILES = {
+  compose: { path: 'compose.yaml' },
+  readme: { path: 'README.md' },
+  gitignore: { path: '.gitignore' },
+  grafanaIni: { path: 'grafana/grafana.ini', inContainer: '/etc/grafana/grafana.ini' },
+  /** Sets Grafana's alerting gossip addresses to the replica's IP on `app`, then runs the image's entrypoint. */
+  gossipWrapper: { path: 'grafana/gossip-address.sh', inContainer: '/etc/grafana/gossip-address.sh' },
+  /** The CA certificate of an external database, copied into the stack. */
+  externalDbCa: { path: 'grafana/db-ca.crt', inContainer: '/etc/grafana/db-ca.crt' },
+  haproxyLbConfig: { path: 'lb/haproxy.cfg', inContainer: HAPROXY_CFG_IN_CONTAINER },
+  nginxLbConfig: { path: 'lb/nginx.conf', inContainer: '/etc/nginx/nginx.conf' },
+  /** Takes a Grafana replica out of the load balancer's rotation (and back): `out|in <replica>`. */
+  lbRotation: script('scripts/lb-rotation.sh'),
+  dbRouterConfig: { path: 'db-router/haproxy.cfg', inContainer: HAPROXY_CFG_IN_CONTAINER },
+  /** Run from the stack folder to add one etcd member to the running cluster. */
+  etcdAddMember: script('scripts/etcd-add-member.sh'),
+  /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
+  patroniConfig: { path: 'patroni', inContainer: '/etc/patroni/patroni.yml' },
+  /** The Patroni nodes' image: built by `docker compose build` from this folder. */
+  patroniImage: { path: 'patroni/image' },
+  /** SQL creating Grafana's role and database: Patroni's post_bootstrap runs it. */
+  patroniInitSql: { path: 'patroni/image/create-grafana-db.sql', inContainer: '/usr/local/share/grafana-ha/create-grafana-db.sql' },
+  /** The same for the single server: the postgres image's entrypoint runs it on the first start. */
+  singleInitSql: { path: 'postgres/create-grafana-db.sql', inContainer: '/docker-entrypoint-initdb.d/create-grafana-db.sql' },
+} as const satisfies Record<string, StackFile>;
+
+/** Paths inside the images the stack runs or builds, which no file of the stack folder maps to. */
+export const IN_IMAGE = {
+  /** The grafana/grafana image's ENTRYPOINT, which the gossip-address wrapper execs. */
+  grafanaEntrypoint: '/run.sh',
+  /** Where PGDG's (and Debian's) patroni package installs patronictl; the wrapper in /usr/local/bin execs it. */
+  patronictl: '/usr/bin/patronictl',
+  /** Loads the Docker secrets into PATRONI_* variables, then runs its arguments. */
+  withSecrets: '/usr/local/bin/with-secrets',
+  /** Patroni's post_bootstrap script, in the image built from patroni/image/. */
+  postBootstrap: '/usr/local/bin/post-bootstrap',
+} as const;
+
+/** Compose mounts each secret at /run/secrets/<name>. */
+export const SECRETS_IN_CONTAINER = '/run/secrets';
+export const secretPath = (s: SecretSpec) => `${SECRETS_IN_CONTAINER}/${s.name}`;
+
+/** `<file>:<where it is mounted>:ro`, as compose.yaml binds a stack file into a service. */
+export const readOnlyMount = (f: { path: string; inContainer: string }) => `./${f.path}:${f.inContainer}:ro`;
