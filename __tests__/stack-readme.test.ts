@@ -58,7 +58,8 @@ describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
       return;
     }
     const table = markdown.slice(markdown.indexOf('### What happens when'));
-    const rows = MEASURED_FAILURES.filter((r) => t.database.mode === 'patroni' && (t.database.patroni.synchronous || !r.synchronousOnly));
+    const sync = t.database.patroni.synchronous;
+    const rows = MEASURED_FAILURES.filter((r) => r.replication === undefined || r.replication === (sync ? 'synchronous' : 'asynchronous'));
     for (const row of MEASURED_FAILURES) expect(table.includes(`| ${row.failure} |`)).toBe(rows.includes(row));
     expect(prose(table).includes('Replication is asynchronous in this stack')).toBe(!t.database.patroni.synchronous);
     expect(prose(table).includes(`This stack's \`${t.answers.failoverProfile}\` profile waits longer`)).toBe(t.answers.failoverProfile !== 'fast');

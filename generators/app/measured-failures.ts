@@ -3,7 +3,8 @@
  * as measured on the real Docker Engine by the failure drills (lab/drills.ts), printed by
  * `node --experimental-vm-modules node_modules/jest/bin/jest.js __tests__/lab/drills.test.ts`; the
  * first two rows by `npm run bench:failover` (medians of 3). One run each, fast profile,
- * synchronous replication, 3 Patroni nodes, HAProxy in front, 2-core machine. In every drill no
+ * synchronous replication unless the row says otherwise, 3 Patroni nodes, HAProxy in front (nginx
+ * for the full disk), 2-core machine. In every drill no
  * acknowledged write was lost, no two nodes took a direct write at once, and the DB router handed
  * no write to a replica. The stack README's "What happens when…" table lays these rows out.
  */
@@ -14,8 +15,8 @@ export interface MeasuredFailure {
   response: string;
   /** Longest time without an acknowledged Grafana write around the failure. */
   writeOutage: string;
-  /** Only true with synchronous replication (the stack says so for an asynchronous one). */
-  synchronousOnly?: boolean;
+  /** The replication mode the row is true for (the stack says what sync would close for an asynchronous one); both when absent. */
+  replication?: 'synchronous' | 'asynchronous';
 }
 
 export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
@@ -39,7 +40,7 @@ export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
     response:
       'the DB router cuts its sessions once its REST API stops answering; the leader key expires and the sync standby is promoted; the zombie takes no write after that (its commits wait for a standby that left), and rejoins as a replica once Patroni runs again',
     writeOutage: '14.5 s',
-    synchronousOnly: true,
+    replication: 'synchronous',
   },
   {
     failure: "PostgreSQL's postmaster hangs on the primary (30 s), its sessions and Patroni running",
@@ -55,12 +56,29 @@ export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
     failure: 'the sync standby hangs (as on a hung disk)',
     response: "commits wait until its member key expires and Patroni names another sync standby (22.7 s after the hang)",
     writeOutage: '20.6 s',
-    synchronousOnly: true,
+    replication: 'synchronous',
   },
   {
     failure: 'a replica falls behind, then the primary dies',
     response: 'only the sync standby, which has every acknowledged write, is promoted; never the one behind',
     writeOutage: '16.5 s',
-    synchronousOnly: true,
+    replication: 'synchronous',
+  },
+  {
+    failure: "the primary's data volume fills up (held full for 15 s)",
+    response:
+      'no failover: PostgreSQL keeps running and refuses only what needs space (`could not extend file …: No space left on device`); Grafana\'s writes fail until space is freed, then resume at once',
+    writeOutage: '15.4 s (the time it was full)',
+  },
+  {
+    failure: 'every replica is far behind (more than `maximum_lag_on_failover`), then the primary dies',
+    response:
+      'no replica is promoted (each logs `exceeds maximum replication lag`): writes stop rather than lose those only the primary had; they resume once the primary is started again and takes the leader key back',
+    writeOutage: 'until the primary is back (51.0 s in the drill, which started it again after 45 s)',
+    replication: 'asynchronous',
   },
 ];
+
+/** The rows true for a Patroni stack with (or without) synchronous replication. */
+export const measuredFailuresFor = (synchronous: boolean) =>
+  MEASURED_FAILURES.filter((row) => !row.replication || row.replication === (synchronous ? 'synchronous' : 'asynchronous'));

@@ -7,7 +7,7 @@ import { patroniAptPackage } from '../catalog.js';
 import { replicaRestartCommands } from '../commands.js';
 import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import { LOAD_BALANCERS, modeOf } from '../kinds/index.js';
-import { DRILLS_MEASURED, MEASURED_FAILURES } from '../measured-failures.js';
+import { DRILLS_MEASURED, measuredFailuresFor } from '../measured-failures.js';
 import type { SslMode } from '../questions.js';
 import { IN_IMAGE, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS, SECRETS, SECRETS_DIR, type Topology } from '../topology.js';
@@ -83,7 +83,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
         rotationScript: STACK_FILES.lbRotation.command,
         restartCommands: replicaRestartCommands(t.grafana.replicas[0].name),
         drillsMeasured: DRILLS_MEASURED,
-        measuredFailures: MEASURED_FAILURES.filter((row) => t.database.mode === 'patroni' && (t.database.patroni.synchronous || !row.synchronousOnly)),
+        measuredFailures: t.database.mode === 'patroni' ? measuredFailuresFor(t.database.patroni.synchronous) : [],
         secretList: Object.values(secrets),
         ...readmeFacts(t, compose),
       }),
