@@ -2,7 +2,6 @@
  * The generated stack README, read back sentence by sentence for each answer set: everything it says
  * must be true for the stack it describes (not only what the snapshot happens to contain).
  */
-import { fileURLToPath } from 'node:url';
 import { firstStartCommands } from '../generators/app/render/index.js';
 import type { Answers } from '../generators/app/questions.js';
 import { MEASURED_FAILURES } from '../generators/app/measured-failures.js';

@@ -1,6 +1,5 @@
 /** What the generated files say, parsed back with the same libraries that wrote them. */
 import { parse } from 'ini';
-import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from '../generators/app/catalog.js';
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';

@@ -402,17 +402,17 @@ export function diskFull(lab: StackLab): Promise<DrillResult> {
     },
     ride: async (leader) => {
       const notes: string[] = [];
-      let healedAt = 0;
+      let freed;
       try {
         await sleep(7_000);
         notes.push(`while full, Patroni's REST API on ${leader} answers /primary: ${await restStatus(lab, leader, '/primary')}`);
         notes.push(`while full, the leader is ${(await leaderName(lab).catch(() => undefined)) ?? 'none'}`);
         await sleep(8_000);
       } finally {
-        const freed = await lab.exec(leader, ['rm', '-f', fill]);
-        if (freed.code !== 0) throw new Error(`could not free ${fill} on ${leader}: ${freed.stderr}`);
-        healedAt = Date.now();
+        freed = await lab.exec(leader, ['rm', '-f', fill]);
       }
+      if (freed.code !== 0) throw new Error(`could not free ${fill} on ${leader}: ${freed.stderr}`);
+      const healedAt = Date.now();
       const logs = await lab.logs(leader);
       const restarts = (logs.match(/terminating any other active server processes|all server processes terminated; reinitializing/g) ?? []).length;
       notes.push(restarts ? 'PostgreSQL crashed on the full disk (PANIC) and restarted once space was freed' : 'PostgreSQL kept running: only the statements that needed space failed');

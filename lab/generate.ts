@@ -7,6 +7,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withoutColour } from './shell.js';
 import { REPO_ROOT } from './stack-lab.js';
 
 export interface StackOptions {
@@ -60,7 +61,7 @@ export function generateStackWith(args: string[]): string {
 export function rerunGenerator(dir: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [generatorBin(), ...args], { cwd: dir, timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const out = `${stdout}${stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+      const out = withoutColour(`${stdout}${stderr}`);
       if (error) reject(new Error(`generator re-run failed: ${error.message}\n${out}`));
       else resolve(out);
     });

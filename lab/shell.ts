@@ -68,10 +68,15 @@ export function runShell(command: string, cwd: string, env: NodeJS.ProcessEnv, t
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? 1, output: output.replace(/\x1b\[[0-9;]*m/g, ''), ms: Date.now() - started, at: started });
+      resolve({ code: code ?? 1, output: withoutColour(output), ms: Date.now() - started, at: started });
     });
   });
 }
 
 /** Quotes one word for /bin/sh. */
 export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+// eslint-disable-next-line no-control-regex -- ESC starts every ANSI colour code
+const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
+/** Output without the colour codes a program printed. */
+export const withoutColour = (text: string) => text.replace(ANSI_COLOUR, '');

@@ -317,4 +317,6 @@ export const QUESTIONS = [
     when: modeAsks('failoverProfile'),
     validate: oneOf(Object.keys(FAILOVER_PROFILES)),
   }),
+  // `any`: each entry is a Question of its own answer key, which question() already checked.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
 ] as const satisfies readonly Question<any>[];
