@@ -11,7 +11,12 @@ import { parseRecord, RECORD_FILE, recordText, sha256 } from '../generators/app/
 import { BIN, freshDir, treeState } from './helpers/stack.js';
 
 const runBin = (args: string[], cwd: string, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
 
 /** A stack generated with the defaults; every test works on its own copy. */
 const base = freshDir();
@@ -49,7 +54,12 @@ describe('a re-run stopped at any step of its commit', () => {
     expect(treeState(dir)).toEqual(before);
   });
 
-  it.each(steps.flatMap((step) => [['SIGTERM', step], ['SIGINT', step]]))('%s at "%s": the commit finishes first, then the signal stops the run; the stack is the complete new one', (signal, step) => {
+  it.each(
+    steps.flatMap((step) => [
+      ['SIGTERM', step],
+      ['SIGINT', step],
+    ]),
+  )('%s at "%s": the commit finishes first, then the signal stops the run; the stack is the complete new one', (signal, step) => {
     const dir = copyOfBase();
     const run = runBin(GROW, dir, { GRAFANA_HA_FAULT: `${signal}:${step}` });
     expect(run.signal).toBe(signal);
@@ -169,7 +179,10 @@ describe('the record of the last complete generation', () => {
     writeFileSync(join(dir, 'README.md'), olderReadme);
     const parsed = parseRecord(readFileSync(join(dir, RECORD_FILE), 'utf8'));
     if ('problem' in parsed) throw new Error(parsed.problem);
-    writeFileSync(join(dir, RECORD_FILE), recordText({ ...parsed.record, generator: '0.0.1', files: { ...parsed.record.files, 'README.md': sha256(olderReadme) } }));
+    writeFileSync(
+      join(dir, RECORD_FILE),
+      recordText({ ...parsed.record, generator: '0.0.1', files: { ...parsed.record.files, 'README.md': sha256(olderReadme) } }),
+    );
     const run = runBin(['--defaults'], dir);
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/files changed: README\.md\n/);

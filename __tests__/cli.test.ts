@@ -12,7 +12,10 @@ import { QUESTIONS } from '../generators/app/questions.js';
 import { BIN, freshDir, readTree } from './helpers/stack.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const runBin = (args: string[], cwd = freshDir()) => ({ cwd, ...spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) });
+const runBin = (args: string[], cwd = freshDir()) => ({
+  cwd,
+  ...spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+});
 
 it('is found by Yeoman’s lookup as grafana-ha:app, the way `yo grafana-ha` finds it', async () => {
   // As `npm install -g generator-grafana-ha` lays it out.
@@ -97,7 +100,9 @@ describe('the grafana-ha bin', () => {
     expect(blank.stderr).toMatch(/--db-password-file .*blank: its first line, the password, is empty \(or only blanks\)/);
     const folder = runBin([...external, '--db-password-file', dir]);
     expect(folder.status).toBe(1);
-    expect(folder.stderr).toMatch(/--db-password-file: must be a readable file whose first line is the password \(.* is not a regular file\)/);
+    expect(folder.stderr).toMatch(
+      /--db-password-file: must be a readable file whose first line is the password \(.* is not a regular file\)/,
+    );
     expect(folder.stderr).not.toMatch(/EISDIR/);
   });
 

@@ -44,10 +44,24 @@ describe('validateAnswers', () => {
   });
 
   it('takes a public URL written with plain URL characters only (it is written unescaped into grafana.ini, shell commands and the README)', () => {
-    for (const publicUrl of ['https://example.com/<script>', 'https://example.com/a b', "https://example.com/it's", 'https://example.com/a&b', 'https://example.com/"x"']) {
-      expect({ publicUrl, problems: problemsOf({ publicUrl }) }).toEqual({ publicUrl, problems: [expect.stringContaining('--public-url')] });
+    for (const publicUrl of [
+      'https://example.com/<script>',
+      'https://example.com/a b',
+      "https://example.com/it's",
+      'https://example.com/a&b',
+      'https://example.com/"x"',
+    ]) {
+      expect({ publicUrl, problems: problemsOf({ publicUrl }) }).toEqual({
+        publicUrl,
+        problems: [expect.stringContaining('--public-url')],
+      });
     }
-    for (const publicUrl of ['https://grafana.example.com/', 'https://example.com:8443/ops/grafana_1/', 'http://[::1]:3000/', 'https://example.com/%C3%A9/']) {
+    for (const publicUrl of [
+      'https://grafana.example.com/',
+      'https://example.com:8443/ops/grafana_1/',
+      'http://[::1]:3000/',
+      'https://example.com/%C3%A9/',
+    ]) {
       expect({ publicUrl, problems: problemsOf({ publicUrl }) }).toEqual({ publicUrl, problems: [] });
     }
   });
@@ -68,7 +82,10 @@ describe('validateAnswers', () => {
   it('refuses an etcdDataDir that is neither layout, naming it', () => {
     for (const etcdDataDir of ['/var/lib/etcd/', '/var/lib/etcd/member', 'data', 42, null]) {
       const problems = problemsOf({ etcdDataDir });
-      expect({ etcdDataDir, problems }).toEqual({ etcdDataDir, problems: [expect.stringContaining('etcdDataDir (recorded in .yo-rc.json): must be one of /var/lib/etcd/data, /var/lib/etcd')] });
+      expect({ etcdDataDir, problems }).toEqual({
+        etcdDataDir,
+        problems: [expect.stringContaining('etcdDataDir (recorded in .yo-rc.json): must be one of /var/lib/etcd/data, /var/lib/etcd')],
+      });
     }
   });
 
@@ -82,7 +99,13 @@ describe('validateAnswers', () => {
       }
       return [];
     };
-    const problems = stored({ grafanaReplicas: '3', synchronousReplication: 'false', projectName: 42, etcdFoundingMembers: '3', etcdDataDir: 7 });
+    const problems = stored({
+      grafanaReplicas: '3',
+      synchronousReplication: 'false',
+      projectName: 42,
+      etcdFoundingMembers: '3',
+      etcdDataDir: 7,
+    });
     expect(problems).toHaveLength(5);
     expect(problems.join('\n')).toMatch(/--grafana-replicas \(grafanaReplicas\): must be a JSON integer \(got "3"\)/);
     expect(problems.join('\n')).toMatch(/--synchronous-replication \(synchronousReplication\): must be JSON true or false/);
@@ -109,17 +132,23 @@ describe('validateAnswers', () => {
     // The same value from .yo-rc.json of a stack switching modes is not an option: no error.
     expect(() => validateAnswers({ dbMode: 'external', dbHost: 'pg', patroniNodes: 3 }, { options: { dbMode: 'external' } })).not.toThrow();
     const external = { dbMode: 'external', dbHost: 'pg', patroniNodes: 3, dbCaFile: '/x.crt' };
-    expect(() => validateAnswers(external, { options: external })).toThrow(/--db-ca-file: does not apply to this stack \(--db-mode external, --db-ssl-mode require\)[\s\S]*--patroni-nodes: does not apply/);
+    expect(() => validateAnswers(external, { options: external })).toThrow(
+      /--db-ca-file: does not apply to this stack \(--db-mode external, --db-ssl-mode require\)[\s\S]*--patroni-nodes: does not apply/,
+    );
   });
 
   it('warns where a user would want to know: a port rootless Docker cannot publish, a localhost URL on another port, a Grafana older than supported', () => {
     expect(validateAnswers({}).warnings).toEqual([]);
-    expect(validateAnswers({ httpPort: 80 }).warnings).toEqual([expect.stringMatching(/--http-port 80: below 1024, which rootless Docker cannot publish/)]);
+    expect(validateAnswers({ httpPort: 80 }).warnings).toEqual([
+      expect.stringMatching(/--http-port 80: below 1024, which rootless Docker cannot publish/),
+    ]);
     expect(validateAnswers({ httpPort: 9090, publicUrl: 'http://localhost:8080/' }).warnings).toEqual([
       expect.stringMatching(/--public-url http:\/\/localhost:8080\/ is on this machine, port 8080, but the stack publishes port 9090/),
     ]);
     expect(validateAnswers({ httpPort: 8443, publicUrl: 'https://grafana.example.com/' }).warnings).toEqual([]);
-    expect(validateAnswers({ grafanaVersion: '11.6.2' }).warnings).toEqual([expect.stringMatching(/--grafana-version 11\.6\.2 is older than 12\.0\.0, the oldest this generator supports/)]);
+    expect(validateAnswers({ grafanaVersion: '11.6.2' }).warnings).toEqual([
+      expect.stringMatching(/--grafana-version 11\.6\.2 is older than 12\.0\.0, the oldest this generator supports/),
+    ]);
     expect(validateAnswers({ grafanaVersion: '12.0.0' }).warnings).toEqual([]);
   });
 

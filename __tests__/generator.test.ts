@@ -22,7 +22,10 @@ describe('questions', () => {
     ]);
     expect(prompt('dbMode').choices!.map((c) => c.value)).toEqual(['patroni', 'single', 'external']);
     expect(prompt('dbMode').choices!.every((c) => / — .{10,}/.test(c.name))).toBe(true);
-    expect(prompt('failoverProfile').choices!.map((c) => c.name)).toEqual(['fast — ttl 20 s, loop_wait 5 s, retry_timeout 7 s', 'upstream — ttl 30 s, loop_wait 10 s, retry_timeout 10 s']);
+    expect(prompt('failoverProfile').choices!.map((c) => c.name)).toEqual([
+      'fast — ttl 20 s, loop_wait 5 s, retry_timeout 7 s',
+      'upstream — ttl 30 s, loop_wait 10 s, retry_timeout 10 s',
+    ]);
   });
 
   it('asks every question that applies when run interactively with nothing stored', async () => {
@@ -51,7 +54,10 @@ describe('questions', () => {
     const silent = await generate({});
     expect(silent.askedQuestions).toEqual([]);
 
-    const someOptions = await helpers.run(GENERATOR).withOptions(cliOptions({ 'grafana-replicas': 3, 'load-balancer': 'nginx' })).withAnswers({});
+    const someOptions = await helpers
+      .run(GENERATOR)
+      .withOptions(cliOptions({ 'grafana-replicas': 3, 'load-balancer': 'nginx' }))
+      .withAnswers({});
     const asked = someOptions.askedQuestions.map((q) => q.name);
     expect(asked).not.toContain('grafanaReplicas');
     expect(asked).not.toContain('loadBalancer');
@@ -135,7 +141,12 @@ describe('bad input', () => {
   it('rejects a hand-edited .yo-rc.json the same way', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, '.yo-rc.json'), JSON.stringify({ [YO_RC_KEY]: { patroniNodes: 1, publicUrl: 'not a url', colour: 'blue' } }));
-    const error = await failureOf(helpers.run(GENERATOR).withOptions(cliOptions({ defaults: true })).cd(dir));
+    const error = await failureOf(
+      helpers
+        .run(GENERATOR)
+        .withOptions(cliOptions({ defaults: true }))
+        .cd(dir),
+    );
     expect(error).toMatch(/--patroni-nodes/);
     expect(error).toMatch(/--public-url/);
     expect(error).toMatch(/"colour"/);

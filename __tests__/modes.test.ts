@@ -17,11 +17,11 @@ describe('external', () => {
     const result = await generate({ ...EXTERNAL, 'db-password-file': passwordFile('from-the-dba') });
     const tree = readTree(result.cwd);
     expect(tree['secrets/grafana-db-password']).toBe('from-the-dba');
-    expect(Object.keys(tree).filter((p) => p.startsWith('secrets/')).sort()).toEqual([
-      'secrets/grafana-admin-password',
-      'secrets/grafana-db-password',
-      'secrets/grafana-secret-key',
-    ]);
+    expect(
+      Object.keys(tree)
+        .filter((p) => p.startsWith('secrets/'))
+        .sort(),
+    ).toEqual(['secrets/grafana-admin-password', 'secrets/grafana-db-password', 'secrets/grafana-secret-key']);
     const services = Object.keys((load(tree['compose.yaml']) as { services: object }).services);
     expect(services).toEqual(['grafana-1', 'grafana-2', 'lb']);
   });
@@ -54,7 +54,8 @@ describe('external', () => {
     writeFileSync(notPem, 'hello\n');
     const broken = join(dir, 'broken.crt');
     writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n');
-    const caFile = (file: string) => failureOf(generate({ ...EXTERNAL, 'db-ssl-mode': 'verify-full', 'db-ca-file': file, 'db-password-file': passwordFile('x') }));
+    const caFile = (file: string) =>
+      failureOf(generate({ ...EXTERNAL, 'db-ssl-mode': 'verify-full', 'db-ca-file': file, 'db-password-file': passwordFile('x') }));
     expect(await caFile(dir)).toMatch(/is not a regular file/);
     expect(await caFile(notPem)).toMatch(/must hold PEM certificates/);
     expect(await caFile(broken)).toMatch(/certificate 1 of .*broken\.crt does not parse/);

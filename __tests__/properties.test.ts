@@ -28,7 +28,11 @@ const copyOfBase = () => {
 const applicable = questions.filter((q) => applies(q, defaults) && q.name !== 'dbMode');
 
 /** Text a user could type for an option; the generator's own check decides whether it is invalid. */
-const optionText = fc.oneof(fc.string({ maxLength: 12 }), fc.integer({ min: -100_000, max: 100_000 }).map(String), fc.constantFrom('', ' ', 'yes please', '3.5', '-1', '0', 'NaN', '../x', 'a b'));
+const optionText = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.integer({ min: -100_000, max: 100_000 }).map(String),
+  fc.constantFrom('', ' ', 'yes please', '3.5', '-1', '0', 'NaN', '../x', 'a b'),
+);
 const invalidFor = (q: Question, value: unknown, exact = false) => 'problem' in checkOne(q, value, defaults as Partial<Answers>, exact);
 
 it('an invalid option value: one error naming the option, the folder unchanged', async () => {
@@ -47,7 +51,15 @@ it('an invalid option value: one error naming the option, the folder unchanged',
 });
 
 /** Any JSON value (JSON has no Infinity or NaN); for a key of `.yo-rc.json`, the exact-type check decides whether it is invalid. */
-const jsonValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double({ noDefaultInfinity: true, noNaN: true }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 1 }));
+const jsonValue = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.integer(),
+  fc.double({ noDefaultInfinity: true, noNaN: true }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 2 }),
+  fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 1 }),
+);
 
 it('a hand-edited .yo-rc.json with a wrong value or type: one error naming the key, the folder unchanged', async () => {
   await fc.assert(

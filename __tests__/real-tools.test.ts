@@ -96,15 +96,18 @@ describeWithToolchain('configs checked by the real programs', () => {
     },
   );
 
-  it.each(STACKS.map((raw) => [label(raw), raw]))('every generated shell script of %s parses under dash (/bin/sh of the Debian-based images)', (_l, raw) => {
-    const dir = writeStack(raw);
-    const scripts = Object.keys(filesFor(raw)).filter((p) => p.endsWith('.sh'));
-    expect(scripts.length).toBeGreaterThan(1);
-    for (const script of scripts) {
-      const run = runInToolchain(dir, ['dash', '-n', script]);
-      expect({ script, status: run.status, output: run.output.trim() }).toEqual({ script, status: 0, output: '' });
-    }
-  });
+  it.each(STACKS.map((raw) => [label(raw), raw]))(
+    'every generated shell script of %s parses under dash (/bin/sh of the Debian-based images)',
+    (_l, raw) => {
+      const dir = writeStack(raw);
+      const scripts = Object.keys(filesFor(raw)).filter((p) => p.endsWith('.sh'));
+      expect(scripts.length).toBeGreaterThan(1);
+      for (const script of scripts) {
+        const run = runInToolchain(dir, ['dash', '-n', script]);
+        expect({ script, status: run.status, output: run.output.trim() }).toEqual({ script, status: 0, output: '' });
+      }
+    },
+  );
 
   /** Patroni's validator connects to every etcd host: give each name a loopback address with a listener. */
   const etcdStandIns: Server[] = [];

@@ -107,7 +107,13 @@ describe('the plan printed before writing', () => {
   it('orders the commands: etcd one member at a time, then PostgreSQL, the router, new Grafana replicas, the load balancer, the old replicas out of rotation one at a time', () => {
     const before = topology({});
     const after = topology({ grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3);
-    const plan = planChange(before, after, ['compose.yaml', 'grafana/grafana.ini', 'db-router/haproxy.cfg', 'lb/haproxy.cfg', 'patroni/pg-1.yml']);
+    const plan = planChange(before, after, [
+      'compose.yaml',
+      'grafana/grafana.ini',
+      'db-router/haproxy.cfg',
+      'lb/haproxy.cfg',
+      'patroni/pg-1.yml',
+    ]);
     expect(plan.refusals).toEqual([]);
     expect(plan.added).toEqual(['etcd-4', 'etcd-5', 'pg-4', 'grafana-3']);
     expect(plan.commands).toEqual([
@@ -146,9 +152,9 @@ describe('the plan printed before writing', () => {
       expect(plan.commands).toEqual([...outRecreateIn('grafana-1'), ...outRecreateIn('grafana-2')]);
     }
     // A lone replica has no other to serve while it is out: it is simply recreated.
-    expect(planChange(topology({ grafanaReplicas: 1 }), topology({ grafanaReplicas: 1, grafanaVersion: '13.2.4' }), ['compose.yaml']).commands).toEqual([
-      'docker compose up -d --no-deps --force-recreate --wait grafana-1',
-    ]);
+    expect(
+      planChange(topology({ grafanaReplicas: 1 }), topology({ grafanaReplicas: 1, grafanaVersion: '13.2.4' }), ['compose.yaml']).commands,
+    ).toEqual(['docker compose up -d --no-deps --force-recreate --wait grafana-1']);
     // A new load balancer (here a new published port) is up before any replica leaves its rotation.
     const port = planChange(topology({}), topology({ httpPort: 9090 }), ['compose.yaml', 'grafana/grafana.ini']);
     expect(port.commands[0]).toBe('docker compose up -d --no-deps --force-recreate --wait lb');

@@ -46,7 +46,11 @@ const STACKS: [string, Partial<Answers>][] = [
 
 const RERUNS: [string, Topology, Topology][] = [
   ['haproxy grow', topology({}), topology({ grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3)],
-  ['nginx grow', topology({ loadBalancer: 'nginx' }), topology({ loadBalancer: 'nginx', grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3)],
+  [
+    'nginx grow',
+    topology({ loadBalancer: 'nginx' }),
+    topology({ loadBalancer: 'nginx', grafanaReplicas: 3, patroniNodes: 4, etcdMembers: 5 }, 3),
+  ],
   ['nginx shrink', topology({ loadBalancer: 'nginx', grafanaReplicas: 3 }), topology({ loadBalancer: 'nginx' })],
   ['single grow', topology({ dbMode: 'single' }), topology({ dbMode: 'single', grafanaReplicas: 3 })],
   ['external grow', topology({ ...EXTERNAL }), topology({ ...EXTERNAL, grafanaReplicas: 3 })],

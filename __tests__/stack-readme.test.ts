@@ -22,8 +22,14 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
   }
 }
 ANSWER_SETS.push(
-  ['external, verify-full with a CA file', { dbMode: 'external', dbHost: 'pg.example.com', dbSslMode: 'verify-full', dbCaFile: TEST_CA_FILE }],
-  ['patroni, async, upstream profile, sub-path URL', { synchronousReplication: false, failoverProfile: 'upstream', publicUrl: 'https://example.com/grafana' }],
+  [
+    'external, verify-full with a CA file',
+    { dbMode: 'external', dbHost: 'pg.example.com', dbSslMode: 'verify-full', dbCaFile: TEST_CA_FILE },
+  ],
+  [
+    'patroni, async, upstream profile, sub-path URL',
+    { synchronousReplication: false, failoverProfile: 'upstream', publicUrl: 'https://example.com/grafana' },
+  ],
 );
 
 /** The text under `## heading`, up to the next level-2 heading (its ### subsections included). */
@@ -39,7 +45,11 @@ const prose = (text: string) => text.replace(/\s+/g, ' ');
 
 /** The commands of the first ```sh block of `text`, without comments. */
 const shCommands = (text: string) =>
-  /```sh\n([\s\S]*?)```/.exec(text)![1].split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+  /```sh\n([\s\S]*?)```/
+    .exec(text)![1]
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter(Boolean);
 
 const HTML_ENTITY = /&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);/gi;
 
@@ -61,7 +71,9 @@ describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
     const rows = MEASURED_FAILURES.filter((r) => r.replication === undefined || r.replication === (sync ? 'synchronous' : 'asynchronous'));
     for (const row of MEASURED_FAILURES) expect(table.includes(`| ${row.failure} |`)).toBe(rows.includes(row));
     expect(prose(table).includes('Replication is asynchronous in this stack')).toBe(!t.database.patroni.synchronous);
-    expect(prose(table).includes(`This stack's \`${t.answers.failoverProfile}\` profile waits longer`)).toBe(t.answers.failoverProfile !== 'fast');
+    expect(prose(table).includes(`This stack's \`${t.answers.failoverProfile}\` profile waits longer`)).toBe(
+      t.answers.failoverProfile !== 'fast',
+    );
   });
 
   it('is Markdown without HTML entities (EJS must not HTML-escape it)', () => {

@@ -72,12 +72,15 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   });
 
   it('publishes only the load balancer, and keeps the data networks internal', () => {
-    const publishing = Object.entries(compose.services).filter(([, s]) => s.ports).map(([name]) => name);
+    const publishing = Object.entries(compose.services)
+      .filter(([, s]) => s.ports)
+      .map(([name]) => name);
     expect(publishing).toEqual([t.loadBalancer.name]);
     expect(Object.keys(compose.networks)).toEqual(
       { patroni: ['edge', 'app', 'db'], single: ['edge', 'app'], external: ['edge', 'app'] }[t.database.mode],
     );
-    for (const [name, network] of Object.entries(compose.networks)) expect({ name, internal: network.internal ?? false }).toEqual({ name, internal: name !== 'edge' });
+    for (const [name, network] of Object.entries(compose.networks))
+      expect({ name, internal: network.internal ?? false }).toEqual({ name, internal: name !== 'edge' });
     for (const replica of t.grafana.replicas) expect(Object.keys(compose.services[replica.name].networks)).toEqual(['edge', 'app']);
   });
 
@@ -96,7 +99,8 @@ describe.each(MATRIX)('stack for %j', (raw) => {
       expect({ name, cap_drop: service.cap_drop }).toEqual({ name, cap_drop: ['ALL'] });
       // The official postgres image starts as root, fixes ownership and modes of its data and socket
       // directories, then steps down to postgres with gosu.
-      const needed = t.database.mode === 'single' && name === 'postgres' ? ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'] : undefined;
+      const needed =
+        t.database.mode === 'single' && name === 'postgres' ? ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'] : undefined;
       expect({ name, cap_add: service.cap_add }).toEqual({ name, cap_add: needed });
     }
   });
@@ -124,7 +128,9 @@ describe.each(MATRIX)('stack for %j', (raw) => {
   itWithPatroni('lets a plain `docker compose exec <node> patronictl list` find the node config (PATRONICTL_CONFIG_FILE)', () => {
     // patronictl reads PATRONICTL_CONFIG_FILE when -c is not given (patroni/ctl.py); without a config it has
     // only the PATRONI_* variables, no REST API user name, and crashes with KeyError: 'username'.
-    expect(files['patroni/image/Dockerfile']).toMatch(new RegExp(`^ENV PATRONICTL_CONFIG_FILE=${STACK_FILES.patroniConfig.inContainer}$`, 'm'));
+    expect(files['patroni/image/Dockerfile']).toMatch(
+      new RegExp(`^ENV PATRONICTL_CONFIG_FILE=${STACK_FILES.patroniConfig.inContainer}$`, 'm'),
+    );
     for (const node of patroniOf(t).patroni.nodes) {
       expect(compose.services[node.name].volumes).toContain(`./${node.configFile}:${STACK_FILES.patroniConfig.inContainer}:ro`);
     }
@@ -145,7 +151,8 @@ describe.each(MATRIX)('stack for %j', (raw) => {
 
   it('gives PostgreSQL a stop grace period longer than Docker’s 10 s default', () => {
     const postgres = { patroni: () => patroniOf(t).patroni.nodes.map((n) => n.name), single: () => ['postgres'], external: () => [] };
-    for (const name of postgres[t.database.mode]()) expect(parseInt(compose.services[name].stop_grace_period ?? '0', 10)).toBeGreaterThan(10);
+    for (const name of postgres[t.database.mode]())
+      expect(parseInt(compose.services[name].stop_grace_period ?? '0', 10)).toBeGreaterThan(10);
   });
 
   it('mounts each secret from a file under secrets/', () => {
@@ -183,7 +190,8 @@ describe.each(MATRIX)('stack for %j', (raw) => {
 
   itWithPatroni('routes the DB router to every Patroni node with the REST API role checks', () => {
     const cfg = files['db-router/haproxy.cfg'];
-    for (const node of patroniOf(t).patroni.nodes) expect(cfg.match(new RegExp(`server ${node.name} ${node.name}:5432`, 'g'))).toHaveLength(2);
+    for (const node of patroniOf(t).patroni.nodes)
+      expect(cfg.match(new RegExp(`server ${node.name} ${node.name}:5432`, 'g'))).toHaveLength(2);
     expect(cfg).toContain('uri /primary');
     expect(cfg).toContain('uri /replica');
     expect(cfg).toContain('on-marked-down shutdown-sessions');
@@ -245,8 +253,16 @@ it('differs between PostgreSQL majors only in the image, binary and data paths',
   const pg18 = filesFor({ postgresMajor: 18 });
   const pg17 = filesFor({ postgresMajor: 17 });
   const changed = Object.keys(pg18).filter((path) => pg18[path] !== pg17[path]);
-  expect(changed.sort()).toEqual(['README.md', 'compose.yaml', 'patroni/image/Dockerfile', 'patroni/pg-1.yml', 'patroni/pg-2.yml', 'patroni/pg-3.yml']);
-  const node = (files: Record<string, string>) => (load(files['patroni/pg-1.yml']) as { postgresql: { data_dir: string; bin_dir: string } }).postgresql;
+  expect(changed.sort()).toEqual([
+    'README.md',
+    'compose.yaml',
+    'patroni/image/Dockerfile',
+    'patroni/pg-1.yml',
+    'patroni/pg-2.yml',
+    'patroni/pg-3.yml',
+  ]);
+  const node = (files: Record<string, string>) =>
+    (load(files['patroni/pg-1.yml']) as { postgresql: { data_dir: string; bin_dir: string } }).postgresql;
   // Where each official image declares its VOLUME: /var/lib/postgresql/data up to 17, /var/lib/postgresql from 18.
   expect(node(pg17)).toMatchObject({ data_dir: '/var/lib/postgresql/data/pgdata', bin_dir: '/usr/lib/postgresql/17/bin' });
   expect(node(pg18)).toMatchObject({ data_dir: '/var/lib/postgresql/18/docker', bin_dir: '/usr/lib/postgresql/18/bin' });
@@ -289,13 +305,24 @@ describe('database modes', () => {
     expect(patroni['patroni/image/create-grafana-db.sql']).toBe(single['postgres/create-grafana-db.sql']);
     expect(single['postgres/create-grafana-db.sql']).toMatch(/CREATE ROLE grafana LOGIN PASSWORD :'role_password';/);
     expect(single['postgres/create-grafana-db.sql']).not.toMatch(/CREATE ROLE[^;]*SUPERUSER/i);
-    const compose = load(single['compose.yaml']) as { services: Record<string, { environment: Record<string, string>; volumes: string[] }> };
+    const compose = load(single['compose.yaml']) as {
+      services: Record<string, { environment: Record<string, string>; volumes: string[] }>;
+    };
     expect(compose.services.postgres.environment.POSTGRES_PASSWORD_FILE).toBe('/run/secrets/postgres-superuser-password');
-    expect(compose.services.postgres.volumes).toContain('./postgres/create-grafana-db.sql:/docker-entrypoint-initdb.d/create-grafana-db.sql:ro');
+    expect(compose.services.postgres.volumes).toContain(
+      './postgres/create-grafana-db.sql:/docker-entrypoint-initdb.d/create-grafana-db.sql:ro',
+    );
   });
 
   it('points Grafana at an external database with its SSL mode and CA certificate', () => {
-    const files = filesFor({ ...EXTERNAL, dbPort: 6432, dbName: 'grafana_prod', dbUser: 'svc_grafana', dbSslMode: 'verify-full', dbCaFile: TEST_CA_FILE });
+    const files = filesFor({
+      ...EXTERNAL,
+      dbPort: 6432,
+      dbName: 'grafana_prod',
+      dbUser: 'svc_grafana',
+      dbSslMode: 'verify-full',
+      dbCaFile: TEST_CA_FILE,
+    });
     const ini = parse(files['grafana/grafana.ini']);
     expect(ini.database).toMatchObject({
       host: 'pg.example.com:6432',

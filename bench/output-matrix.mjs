@@ -24,7 +24,14 @@ function* cells() {
                 yield { ...common, dbMode: 'patroni', patroniNodes, etcdMembers, synchronousReplication, failoverProfile, postgresMajor };
       for (const postgresMajor of [17, 18]) yield { ...common, dbMode: 'single', postgresMajor };
       for (const dbSslMode of ['require', 'verify-full', 'disable'])
-        yield { ...common, dbMode: 'external', dbHost: 'db.example.com', dbPort: 6432, dbSslMode, ...(dbSslMode === 'verify-full' ? { dbCaFile: CA } : {}) };
+        yield {
+          ...common,
+          dbMode: 'external',
+          dbHost: 'db.example.com',
+          dbPort: 6432,
+          dbSslMode,
+          ...(dbSslMode === 'verify-full' ? { dbCaFile: CA } : {}),
+        };
     }
   yield { projectName: 'other', httpPort: 9090, publicUrl: 'https://grafana.example.com/sub', grafanaVersion: '12.4.0' };
 }
@@ -34,7 +41,10 @@ const topology = (raw, stored = false) => {
   return buildTopology(answers, history);
 };
 const sha = (text) => createHash('sha256').update(text).digest('hex');
-const label = (raw) => Object.entries(raw).map(([k, v]) => `${k}=${v}`).join(',') || 'defaults';
+const label = (raw) =>
+  Object.entries(raw)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',') || 'defaults';
 
 for (const raw of cells()) {
   for (const f of renderStack(topology(raw))) console.log(`${label(raw)} ${f.path} ${(f.mode ?? 0o644).toString(8)} ${sha(f.contents)}`);
@@ -42,9 +52,20 @@ for (const raw of cells()) {
 
 // Re-runs: one answer changed at a time from the defaults (and a stored stack of before records).
 const CHANGES = [
-  { grafanaReplicas: 3 }, { grafanaReplicas: 1 }, { patroniNodes: 5 }, { patroniNodes: 2 }, { etcdMembers: 5 }, { etcdMembers: 1 },
-  { loadBalancer: 'nginx' }, { synchronousReplication: false }, { failoverProfile: 'upstream' }, { postgresMajor: 17 },
-  { dbMode: 'single' }, { dbMode: 'external', dbHost: 'db.example.com' }, { projectName: 'renamed' }, { grafanaVersion: '13.3.0' },
+  { grafanaReplicas: 3 },
+  { grafanaReplicas: 1 },
+  { patroniNodes: 5 },
+  { patroniNodes: 2 },
+  { etcdMembers: 5 },
+  { etcdMembers: 1 },
+  { loadBalancer: 'nginx' },
+  { synchronousReplication: false },
+  { failoverProfile: 'upstream' },
+  { postgresMajor: 17 },
+  { dbMode: 'single' },
+  { dbMode: 'external', dbHost: 'db.example.com' },
+  { projectName: 'renamed' },
+  { grafanaVersion: '13.3.0' },
   { httpPort: 9090 },
 ];
 for (const from of [{}, { loadBalancer: 'nginx', grafanaReplicas: 1 }, { dbMode: 'single' }]) {
@@ -52,7 +73,9 @@ for (const from of [{}, { loadBalancer: 'nginx', grafanaReplicas: 1 }, { dbMode:
   const beforeFiles = new Map(renderStack(before).map((f) => [f.path, f.contents]));
   for (const change of CHANGES) {
     const after = topology({ ...from, ...change });
-    const changed = renderStack(after).filter((f) => beforeFiles.get(f.path) !== f.contents).map((f) => f.path);
+    const changed = renderStack(after)
+      .filter((f) => beforeFiles.get(f.path) !== f.contents)
+      .map((f) => f.path);
     console.log(`\n## re-run ${label(from)} → ${label(change)}\n${describePlan(planChange(before, after, changed))}`);
   }
 }

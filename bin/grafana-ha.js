@@ -13,7 +13,10 @@ const { prepareCommand } = await import('yeoman-environment');
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const resolved = fileURLToPath(new URL('../generators/app/index.js', import.meta.url));
 const command = await prepareCommand({ resolved, namespace: 'grafana-ha:app' });
-command.name('grafana-ha').description('Scaffold a highly available Grafana stack for Docker Compose').version(version, '--version', 'Print the version and exit');
+command
+  .name('grafana-ha')
+  .description('Scaffold a highly available Grafana stack for Docker Compose')
+  .version(version, '--version', 'Print the version and exit');
 try {
   await command.parseAsync(process.argv);
 } catch (error) {

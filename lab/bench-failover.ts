@@ -58,8 +58,23 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
   const dir = generateStack({ loadBalancer, failoverProfile: profile, synchronousReplication: true });
   const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
   timings.set(profile, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
-  const col: Column = { name: `${profile} / ${loadBalancer}`, killOutage: [], stopOutage: [], lost: 0, acked: 0, failedRequests: [], lbDetect: [], backIn: [],
-    killWritesFailed: 0, killWritesAcked: 0, plannedFailed: [], plannedRequests: 0, plannedPerReplica: [], duplicated: 0, drills: [] };
+  const col: Column = {
+    name: `${profile} / ${loadBalancer}`,
+    killOutage: [],
+    stopOutage: [],
+    lost: 0,
+    acked: 0,
+    failedRequests: [],
+    lbDetect: [],
+    backIn: [],
+    killWritesFailed: 0,
+    killWritesAcked: 0,
+    plannedFailed: [],
+    plannedRequests: 0,
+    plannedPerReplica: [],
+    duplicated: 0,
+    drills: [],
+  };
   const lab = await StackLab.start(dir, { removeStackDir: true });
   try {
     await waitClusterSettled(lab, { sync: true });
@@ -78,7 +93,9 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
       col.backIn.push(g.backInServiceS);
       col.killWritesFailed += g.writes.failed;
       col.killWritesAcked += g.writes.acked;
-      console.error(`${col.name} run ${run} grafana kill: ${g.failedRequests}/${g.requests} failed, detect ${fmt(g.lbDetectS)}, back in ${fmt(g.backInServiceS)}; writes ${g.writes.failed} failed of ${g.writes.acked + g.writes.failed}`);
+      console.error(
+        `${col.name} run ${run} grafana kill: ${g.failedRequests}/${g.requests} failed, detect ${fmt(g.lbDetectS)}, back in ${fmt(g.backInServiceS)}; writes ${g.writes.failed} failed of ${g.writes.acked + g.writes.failed}`,
+      );
       const p = await plannedReplicaRestarts(lab);
       const failed = p.reads.failed + p.writes.failed + p.slowWrites.failed + p.commands.filter((c) => c.code !== 0).length;
       col.plannedFailed.push(failed);
@@ -109,7 +126,9 @@ async function measure(profile: 'fast' | 'upstream', loadBalancer: 'haproxy' | '
 }
 
 function logged(col: Column, run: number, d: DrillResult): DrillResult {
-  console.error(`${col.name} drill run ${run}: ${d.drill}: ${d.outcome}; outage ${fmt(d.writeOutageMs / 1000)}; lost ${d.lost.length}, two primaries ${d.twoPrimarySamples}, to a replica ${d.routedToReplica}`);
+  console.error(
+    `${col.name} drill run ${run}: ${d.drill}: ${d.outcome}; outage ${fmt(d.writeOutageMs / 1000)}; lost ${d.lost.length}, two primaries ${d.twoPrimarySamples}, to a replica ${d.routedToReplica}`,
+  );
   return d;
 }
 
@@ -131,23 +150,39 @@ const rows: [string, string, (c: Column) => string][] = [
   ['write outage, primary graceful stop (median)', '≤ 5 s', (c) => fmt(median(c.stopOutage))],
   ['acknowledged writes lost (all runs)', '0', (c) => `${c.lost} of ${c.acked}`],
   ['Grafana replica SIGKILL: failed requests (max)', '0', (c) => String(Math.max(...c.failedRequests))],
-  ['… LB stops sending it traffic after (median)', '', (c) => (c.lbDetect.every((x) => x === null) ? 'n/a (passive)' : fmt(median(c.lbDetect.filter((x): x is number => x !== null))))],
+  [
+    '… LB stops sending it traffic after (median)',
+    '',
+    (c) => (c.lbDetect.every((x) => x === null) ? 'n/a (passive)' : fmt(median(c.lbDetect.filter((x): x is number => x !== null)))),
+  ],
   ['… serves again after restart (median)', '', (c) => fmt(median(c.backIn))],
-  ['… writes in flight at the kill that failed (all runs)', 'counted', (c) => `${c.killWritesFailed} of ${c.killWritesAcked + c.killWritesFailed}`],
-  ['planned restart of every replica (lb-rotation out/in): failed requests (max)', '0', (c) => `${Math.max(...c.plannedFailed)} (of ${c.plannedRequests})`],
+  [
+    '… writes in flight at the kill that failed (all runs)',
+    'counted',
+    (c) => `${c.killWritesFailed} of ${c.killWritesAcked + c.killWritesFailed}`,
+  ],
+  [
+    'planned restart of every replica (lb-rotation out/in): failed requests (max)',
+    '0',
+    (c) => `${Math.max(...c.plannedFailed)} (of ${c.plannedRequests})`,
+  ],
   ['… time per replica, out → recreated → in (median)', '', (c) => fmt(median(c.plannedPerReplica))],
   ['requests written twice (replayed), all scenarios', '0', (c) => String(c.duplicated)],
 ];
 const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
-console.log(`\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`);
+console.log(
+  `\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`,
+);
 console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
 // BENCH_RUNS=0 runs the drills alone.
 if (RUNS > 0) for (const line of table) console.log(`| ${line.join(' | ')} |`);
 
 if (DRILL_RUNS > 0) {
   const names = [...new Set(columns.flatMap((c) => c.drills.map((d) => d.drill)))];
-  console.log(`\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell (the disk-full drill on ${DISK_FULL_VOLUME_MB} MB tmpfs data volumes, the far-behind one with asynchronous replication): write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`);
+  console.log(
+    `\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell (the disk-full drill on ${DISK_FULL_VOLUME_MB} MB tmpfs data volumes, the far-behind one with asynchronous replication): write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`,
+  );
   console.log(`| drill | what the stack did (${columns[0].name}) | ${columns.map((c) => c.name).join(' | ')} |`);
   console.log(`| ${['---', '---', ...columns.map(() => '---')].join(' | ')} |`);
   for (const name of names) {
@@ -176,5 +211,6 @@ if (shown.length > 0) {
   console.log('\nThe same cells on the namespace lab (2026-11-27), for comparison:\n');
   console.log(`| ${['metric', ...shown.map(([c]) => c)].join(' | ')} |`);
   console.log(`| ${['metric', ...shown].map(() => '---').join(' | ')} |`);
-  for (const [metric, values] of Object.entries(NAMESPACE_LAB)) console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);
+  for (const [metric, values] of Object.entries(NAMESPACE_LAB))
+    console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);
 }

@@ -18,16 +18,40 @@ export interface HttpResult {
   ms: number;
 }
 
-export function httpRequest(target: Target, method: string, path: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<HttpResult> {
+export function httpRequest(
+  target: Target,
+  method: string,
+  path: string,
+  timeoutMs = 5000,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = request({ host: target.host, port: target.port, method, path, headers: { host: 'localhost', connection: 'close', ...headers }, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, instance: (res.headers['x-standin-instance'] as string) ?? null, ms: Date.now() - started }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: target.host,
+        port: target.port,
+        method,
+        path,
+        headers: { host: 'localhost', connection: 'close', ...headers },
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            instance: (res.headers['x-standin-instance'] as string) ?? null,
+            ms: Date.now() - started,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -48,7 +72,10 @@ export async function queryOnce<T = any>(config: pg.ClientConfig, sql: string): 
 
 /** One query on one PostgreSQL node (or the DB router), as the superuser. */
 export const pgQuery = async <T = any>(lab: StackLab, service: string, sql: string, port = 5432, database = 'grafana'): Promise<T[]> =>
-  queryOnce<T>({ host: await lab.address(service), port, user: 'postgres', password: lab.secret('postgres-superuser-password'), database }, sql);
+  queryOnce<T>(
+    { host: await lab.address(service), port, user: 'postgres', password: lab.secret('postgres-superuser-password'), database },
+    sql,
+  );
 
 export interface ClusterMember {
   name: string;
@@ -84,7 +111,9 @@ export async function waitClusterSettled(lab: StackLab, opts: { sync?: boolean; 
       const leaders = members.filter((m) => m.role === 'leader' && m.state === 'running');
       const streaming = members.filter((m) => m.role !== 'leader' && m.state === 'streaming');
       const syncOk = !opts.sync || members.some((m) => m.role === 'sync_standby');
-      return members.length === nodes.length && leaders.length === 1 && streaming.length === nodes.length - 1 && syncOk ? members : undefined;
+      return members.length === nodes.length && leaders.length === 1 && streaming.length === nodes.length - 1 && syncOk
+        ? members
+        : undefined;
     },
     opts.timeoutMs ?? 120_000,
     500,
@@ -114,7 +143,10 @@ export interface LoopResult {
  * a fresh X-Request-Key: a row written twice under one key is a request the
  * load balancer replayed (duplicateWrites).
  */
-export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number }) {
+export function startLoop(
+  lab: StackLab,
+  opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number },
+) {
   const lb = lab.published();
   const startedAt = Date.now();
   const events: LoopEvent[] = [];
@@ -126,7 +158,15 @@ export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: s
         const r = await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000, { 'x-request-key': randomUUID() });
         const ok = r.status === 200;
         const instance = r.instance ? await lab.serviceOfHostname(r.instance) : null;
-        events.push({ t, ok, status: r.status, ms: r.ms, instance, id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined, error: ok ? undefined : r.body.slice(0, 200) });
+        events.push({
+          t,
+          ok,
+          status: r.status,
+          ms: r.ms,
+          instance,
+          id: ok && opts.method === 'POST' ? JSON.parse(r.body).id : undefined,
+          error: ok ? undefined : r.body.slice(0, 200),
+        });
       } catch (e) {
         events.push({ t, ok: false, status: 0, ms: Date.now() - startedAt - t, error: (e as Error).message });
       }
@@ -151,7 +191,10 @@ export function startLoop(lab: StackLab, opts: { method: 'GET' | 'POST'; path: s
  */
 export function outageAround(result: LoopResult, atMs: number): number {
   const at = atMs - result.startedAt;
-  const oks = result.events.filter((e) => e.ok).map((e) => e.t + e.ms).sort((a, b) => a - b);
+  const oks = result.events
+    .filter((e) => e.ok)
+    .map((e) => e.t + e.ms)
+    .sort((a, b) => a - b);
   const before = oks.filter((t) => t <= at);
   const window = [before.length ? before[before.length - 1] : 0, ...oks.filter((t) => t > at)];
   let longest = 0;

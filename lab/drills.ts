@@ -12,7 +12,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import pg from 'pg';
-import { cluster, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
+import {
+  cluster,
+  failures,
+  httpRequest,
+  leaderName,
+  outageAround,
+  pgQuery,
+  startLoop,
+  waitClusterSettled,
+  type LoopResult,
+} from './clients.js';
 import { missingOnPrimary } from './scenarios.js';
 import { sleep, waitFor } from './shell.js';
 import type { StackLab } from './stack-lab.js';
@@ -117,7 +127,13 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
   const leaderBefore = await waitFor('a leader', () => leaderName(lab), 60_000);
   // Settled again means as before: with a sync standby if the stack had one.
   const sync = (await cluster(lab)).some((m) => m.role === 'sync_standby');
-  await pgQuery(lab, leaderBefore, `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (id bigserial PRIMARY KEY, node text, at timestamptz DEFAULT now())`, 5432, 'postgres');
+  await pgQuery(
+    lab,
+    leaderBefore,
+    `CREATE TABLE IF NOT EXISTS ${PROBE_TABLE} (id bigserial PRIMARY KEY, node text, at timestamptz DEFAULT now())`,
+    5432,
+    'postgres',
+  );
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 240_000 });
   const reader = startLoop(lab, { method: 'GET', path: '/api/health', pauseMs: 50, maxMs: 240_000 });
   const primaries = watchPrimaries(lab);
@@ -131,7 +147,12 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
     at = await fault.inject(leaderBefore);
     seen = await fault.ride(leaderBefore, at);
     await waitClusterSettled(lab, { sync, timeoutMs: 180_000 });
-    await waitFor('writes to flow again', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > Date.now() - 1000), 60_000, 200);
+    await waitFor(
+      'writes to flow again',
+      async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > Date.now() - 1000),
+      60_000,
+      200,
+    );
     await sleep(2000);
   } finally {
     watched = await primaries.stop();
@@ -144,7 +165,10 @@ async function underLoad(lab: StackLab, drill: string, fault: Fault): Promise<Dr
   const { healedAt } = seen;
   const acknowledgedAt = writes.events.filter((e) => e.ok).map((e) => writes.startedAt + e.t + e.ms);
   const resumed = healedAt === undefined ? undefined : Math.min(...acknowledgedAt.filter((t) => t > healedAt));
-  const resumedNote = resumed !== undefined && Number.isFinite(resumed) ? [`writes through Grafana resumed ${((resumed - healedAt!) / 1000).toFixed(1)} s after the drill healed the fault`] : [];
+  const resumedNote =
+    resumed !== undefined && Number.isFinite(resumed)
+      ? [`writes through Grafana resumed ${((resumed - healedAt!) / 1000).toFixed(1)} s after the drill healed the fault`]
+      : [];
   return {
     drill,
     outcome: seen.outcome,
@@ -169,10 +193,15 @@ const signalOnLeader = (lab: StackLab, match: RegExp, signal: NodeJS.Signals) =>
 };
 
 const newLeader = (lab: StackLab, old: string, timeoutMs: number) =>
-  waitFor(`a leader other than ${old}`, async () => {
-    const l = await leaderName(lab).catch(() => undefined);
-    return l && l !== old ? l : undefined;
-  }, timeoutMs, 200);
+  waitFor(
+    `a leader other than ${old}`,
+    async () => {
+      const l = await leaderName(lab).catch(() => undefined);
+      return l && l !== old ? l : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 
 /** Patroni's REST API status for a path on one node, or the error (a frozen process does not answer). */
 async function restStatus(lab: StackLab, node: string, path: string): Promise<string> {
@@ -188,14 +217,22 @@ export const postgresCrash = (lab: StackLab) =>
   underLoad(lab, 'PostgreSQL crashes on the primary (postmaster SIGKILL, Patroni alive)', {
     inject: signalOnLeader(lab, POSTMASTER_PROCESS, 'SIGKILL'),
     ride: async (leader, at) => {
-      const back = await waitFor('a running leader again', async () => {
-        const members = await cluster(lab).catch(() => []);
-        const l = members.find((m) => m.role === 'leader' && m.state === 'running');
-        return l && (await lab.processes(l.name, POSTMASTER_PROCESS)).length > 0 ? l.name : undefined;
-      }, 120_000, 250);
+      const back = await waitFor(
+        'a running leader again',
+        async () => {
+          const members = await cluster(lab).catch(() => []);
+          const l = members.find((m) => m.role === 'leader' && m.state === 'running');
+          return l && (await lab.processes(l.name, POSTMASTER_PROCESS)).length > 0 ? l.name : undefined;
+        },
+        120_000,
+        250,
+      );
       const seconds = ((Date.now() - at) / 1000).toFixed(1);
       return {
-        outcome: back === leader ? `Patroni restarted PostgreSQL in place: ${leader} stayed the leader (running again after ${seconds} s)` : `failover to ${back} after ${seconds} s`,
+        outcome:
+          back === leader
+            ? `Patroni restarted PostgreSQL in place: ${leader} stayed the leader (running again after ${seconds} s)`
+            : `failover to ${back} after ${seconds} s`,
         notes: [],
       };
     },
@@ -216,7 +253,11 @@ export const patroniFrozen = (lab: StackLab) =>
         notes.push(`${promoted} promoted ${((promotedAt - at) / 1000).toFixed(1)} s after the freeze`);
         await sleep(10_000);
         // What the zombie's PostgreSQL (still running, still a primary to itself) took after the promotion.
-        const [{ n }] = await pgQuery<{ n: string }>(lab, leader, `SELECT count(*) AS n FROM standin_writes WHERE at > to_timestamp(${promotedAt / 1000})`);
+        const [{ n }] = await pgQuery<{ n: string }>(
+          lab,
+          leader,
+          `SELECT count(*) AS n FROM standin_writes WHERE at > to_timestamp(${promotedAt / 1000})`,
+        );
         notes.push(`Grafana writes committed on the frozen ${leader} after the promotion: ${n}`);
         if (Number(n) !== 0) throw new Error(`the zombie ${leader} took ${n} Grafana writes after ${promoted} was promoted`);
       } finally {
@@ -245,7 +286,14 @@ export const postmasterFrozen = (lab: StackLab) =>
         await lab.signalProcesses(leader, POSTMASTER_PROCESS, 'SIGCONT');
       }
       const healedAt = Date.now();
-      return { outcome: leaderDuring === leader ? `no failover: ${leader} kept the leader key; new connections waited for the thaw` : `failover to ${leaderDuring}`, notes, healedAt };
+      return {
+        outcome:
+          leaderDuring === leader
+            ? `no failover: ${leader} kept the leader key; new connections waited for the thaw`
+            : `failover to ${leaderDuring}`,
+        notes,
+        healedAt,
+      };
     },
   });
 
@@ -260,7 +308,14 @@ export function connectionsExhausted(lab: StackLab): Promise<DrillResult> {
     inject: async (leader) => {
       const host = await lab.address(leader);
       for (let i = 0; i < 400 && !refusal; i++) {
-        const client = new pg.Client({ host, port: 5432, user: 'grafana', password: lab.secret('grafana-db-password'), database: 'grafana', connectionTimeoutMillis: 3000 });
+        const client = new pg.Client({
+          host,
+          port: 5432,
+          user: 'grafana',
+          password: lab.secret('grafana-db-password'),
+          database: 'grafana',
+          connectionTimeoutMillis: 3000,
+        });
         client.on('error', () => {});
         try {
           await client.connect();
@@ -277,7 +332,14 @@ export function connectionsExhausted(lab: StackLab): Promise<DrillResult> {
         await sleep(7_000);
         notes.push(`meanwhile Patroni's REST API on ${leader} answers /primary: ${await restStatus(lab, leader, '/primary')}`);
         const members = await cluster(lab);
-        notes.push(`replicas streaming: ${members.filter((m) => m.state === 'streaming').map((m) => m.name).join(', ') || 'none'}`);
+        notes.push(
+          `replicas streaming: ${
+            members
+              .filter((m) => m.state === 'streaming')
+              .map((m) => m.name)
+              .join(', ') || 'none'
+          }`,
+        );
         await sleep(8_000);
       } finally {
         await Promise.all(hogs.map((c) => c.end().catch(() => {})));
@@ -306,10 +368,15 @@ export function syncStandbyFrozen(lab: StackLab): Promise<DrillResult> {
     ride: async (_leader, at) => {
       const notes: string[] = [];
       try {
-        const replacement = await waitFor('another sync standby', async () => {
-          const s = (await cluster(lab).catch(() => [])).find((m) => m.role === 'sync_standby' && m.name !== standby);
-          return s?.name;
-        }, 120_000, 250);
+        const replacement = await waitFor(
+          'another sync standby',
+          async () => {
+            const s = (await cluster(lab).catch(() => [])).find((m) => m.role === 'sync_standby' && m.name !== standby);
+            return s?.name;
+          },
+          120_000,
+          250,
+        );
         notes.push(`${replacement} became the sync standby ${((Date.now() - at) / 1000).toFixed(1)} s after ${standby} froze`);
         await sleep(10_000);
       } finally {
@@ -371,7 +438,10 @@ export function sizeLimitDataVolumes(stackDir: string, sizeMb: number): void {
       const [volume, target] = mount.split(':');
       // The postgres image's postgres user is 999:999; PostgreSQL wants its data directory private.
       if (target.startsWith('/var/lib/postgresql') && volume === `${name}-data`) {
-        volumes[volume] = { driver: 'local', driver_opts: { type: 'tmpfs', device: 'tmpfs', o: `size=${sizeMb}m,uid=999,gid=999,mode=0700` } };
+        volumes[volume] = {
+          driver: 'local',
+          driver_opts: { type: 'tmpfs', device: 'tmpfs', o: `size=${sizeMb}m,uid=999,gid=999,mode=0700` },
+        };
       }
     }
   }
@@ -414,10 +484,22 @@ export function diskFull(lab: StackLab): Promise<DrillResult> {
       if (freed.code !== 0) throw new Error(`could not free ${fill} on ${leader}: ${freed.stderr}`);
       const healedAt = Date.now();
       const logs = await lab.logs(leader);
-      const restarts = (logs.match(/terminating any other active server processes|all server processes terminated; reinitializing/g) ?? []).length;
-      notes.push(restarts ? 'PostgreSQL crashed on the full disk (PANIC) and restarted once space was freed' : 'PostgreSQL kept running: only the statements that needed space failed');
+      const restarts = (logs.match(/terminating any other active server processes|all server processes terminated; reinitializing/g) ?? [])
+        .length;
+      notes.push(
+        restarts
+          ? 'PostgreSQL crashed on the full disk (PANIC) and restarted once space was freed'
+          : 'PostgreSQL kept running: only the statements that needed space failed',
+      );
       const after = await waitFor('a leader', () => leaderName(lab).catch(() => undefined), 120_000);
-      return { outcome: after === leader ? `no failover: ${leader} stayed the leader; writes failed while the disk was full and resumed once it was freed` : `failover to ${after}`, notes, healedAt };
+      return {
+        outcome:
+          after === leader
+            ? `no failover: ${leader} stayed the leader; writes failed while the disk was full and resumed once it was freed`
+            : `failover to ${after}`,
+        notes,
+        healedAt,
+      };
     },
   });
 }
@@ -452,24 +534,42 @@ export function everyReplicaBehindThenPrimaryLoss(lab: StackLab): Promise<DrillR
           if (l && l !== leader) promoted = l;
           await sleep(500);
         }
-        const refusals = await Promise.all(behind.map(async (r) => ((await lab.logs(r)).match(/exceeds maximum replication lag/g) ?? []).length));
-        notes.push(`no leader for ${((Date.now() - at) / 1000).toFixed(0)} s; "exceeds maximum replication lag" logged ${behind.map((r, i) => `${refusals[i]}× by ${r}`).join(', ')}`);
+        const refusals = await Promise.all(
+          behind.map(async (r) => ((await lab.logs(r)).match(/exceeds maximum replication lag/g) ?? []).length),
+        );
+        notes.push(
+          `no leader for ${((Date.now() - at) / 1000).toFixed(0)} s; "exceeds maximum replication lag" logged ${behind.map((r, i) => `${refusals[i]}× by ${r}`).join(', ')}`,
+        );
         if (promoted) throw new Error(`${promoted} was promoted although every replica was behind the dead primary`);
       } finally {
         await lab.heal();
         await lab.startService(leader);
       }
       const back = await waitFor('a leader', () => leaderName(lab).catch(() => undefined), 120_000);
-      return { outcome: `no replica promoted; writes waited until ${leader} was started again, and ${back} took the leader key back`, notes };
+      return {
+        outcome: `no replica promoted; writes waited until ${leader} was started again, and ${back} took the leader key back`,
+        notes,
+      };
     },
   });
 }
 
 /** The drills that run on one stack with synchronous replication, in this order (each leaves it settled). */
-export const DRILLS_ON_A_SYNC_STACK = [postgresCrash, patroniFrozen, postmasterFrozen, connectionsExhausted, syncStandbyFrozen, laggingReplicaThenPrimaryLoss];
+export const DRILLS_ON_A_SYNC_STACK = [
+  postgresCrash,
+  patroniFrozen,
+  postmasterFrozen,
+  connectionsExhausted,
+  syncStandbyFrozen,
+  laggingReplicaThenPrimaryLoss,
+];
 
 /** The drills that need a stack of their own: how to generate it, and what to change before it starts. */
-export const DRILLS_ON_THEIR_OWN_STACK: { drill: (lab: StackLab) => Promise<DrillResult>; synchronousReplication: boolean; prepare?: (stackDir: string) => void }[] = [
+export const DRILLS_ON_THEIR_OWN_STACK: {
+  drill: (lab: StackLab) => Promise<DrillResult>;
+  synchronousReplication: boolean;
+  prepare?: (stackDir: string) => void;
+}[] = [
   { drill: diskFull, synchronousReplication: true, prepare: (dir) => sizeLimitDataVolumes(dir, DISK_FULL_VOLUME_MB) },
   { drill: everyReplicaBehindThenPrimaryLoss, synchronousReplication: false },
 ];

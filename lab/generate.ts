@@ -26,13 +26,20 @@ export function generateStack(o: StackOptions = {}): string {
     // GGHA_LAB_GENERATOR: another checkout's bin/grafana-ha.js (e.g. to test a commit while the worktree is mid-edit).
     generatorBin(),
     '--defaults',
-    '--load-balancer', o.loadBalancer ?? 'haproxy',
-    '--failover-profile', o.failoverProfile ?? 'fast',
-    '--synchronous-replication', String(o.synchronousReplication ?? true),
-    '--grafana-replicas', String(o.grafanaReplicas ?? 2),
-    '--patroni-nodes', String(o.patroniNodes ?? 3),
-    '--etcd-members', String(o.etcdMembers ?? 3),
-    '--postgres-major', String(o.postgresMajor ?? 18),
+    '--load-balancer',
+    o.loadBalancer ?? 'haproxy',
+    '--failover-profile',
+    o.failoverProfile ?? 'fast',
+    '--synchronous-replication',
+    String(o.synchronousReplication ?? true),
+    '--grafana-replicas',
+    String(o.grafanaReplicas ?? 2),
+    '--patroni-nodes',
+    String(o.patroniNodes ?? 3),
+    '--etcd-members',
+    String(o.etcdMembers ?? 3),
+    '--postgres-major',
+    String(o.postgresMajor ?? 18),
   ];
   execFileSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   return dir;
@@ -50,7 +57,11 @@ export function generatorBin(): string {
  */
 export function generateStackWith(args: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'ggha-stack-'));
-  execFileSync(process.execPath, [generatorBin(), '--defaults', ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  execFileSync(process.execPath, [generatorBin(), '--defaults', ...args], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 60_000,
+  });
   return dir;
 }
 

@@ -63,7 +63,10 @@ export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini 
     }
     const eq = line.indexOf('=');
     if (eq < 0) continue;
-    (ini[section] ??= {})[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    (ini[section] ??= {})[line.slice(0, eq).trim()] = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
   }
   // Longest section first: GF_UNIFIED_ALERTING_X is [unified_alerting] x.
   const sections = [...new Set([...KNOWN_SECTIONS, ...Object.keys(ini)])].sort((a, b) => b.length - a.length);
@@ -93,19 +96,26 @@ export function sslOptions(mode: string, caCertPath: string, readFile: (p: strin
  * What memberlist would bind and advertise for `[unified_alerting]`, or an error Grafana fails to
  * start with. `interfaces`: this host's IPv4 addresses, in the kernel's order.
  */
-export function gossipAddresses(alerting: Record<string, string>, interfaces: string[]): { listen: string; advertise: string; port: number } | { error: string } | null {
+export function gossipAddresses(
+  alerting: Record<string, string>,
+  interfaces: string[],
+): { listen: string; advertise: string; port: number } | { error: string } | null {
   if (!(alerting.ha_peers ?? '').trim()) return null;
   const [listenHost, listenPort] = splitHostPort(alerting.ha_listen_address || '0.0.0.0:9094');
   if (!isIP(listenHost)) return { error: `Failed to parse listen address "${listenHost}"` };
   const advertiseSetting = alerting.ha_advertise_address ?? '';
   if (advertiseSetting) {
     const [host, port] = splitHostPort(advertiseSetting);
-    if (!isIP(host)) return { error: `unable to initialize gossip mesh: create memberlist: Failed to get final advertise address: Failed to parse advertise address "${host}"` };
+    if (!isIP(host))
+      return {
+        error: `unable to initialize gossip mesh: create memberlist: Failed to get final advertise address: Failed to parse advertise address "${host}"`,
+      };
     return { listen: listenHost, advertise: host, port: port || listenPort };
   }
   if (listenHost !== '0.0.0.0') return { listen: listenHost, advertise: listenHost, port: listenPort };
   const privateIp = interfaces.find((a) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(a));
-  if (!privateIp) return { error: 'create memberlist: Failed to get final advertise address: No private IP address found, and explicit IP not provided' };
+  if (!privateIp)
+    return { error: 'create memberlist: Failed to get final advertise address: No private IP address found, and explicit IP not provided' };
   return { listen: listenHost, advertise: privateIp, port: listenPort };
 }
 
@@ -188,7 +198,9 @@ function main(): void {
         return send(res, 200, { ids: r.rows.map((x) => Number(x.id)), ...(key ? { instances: r.rows.map((x) => x.instance) } : {}) });
       }
       if (path === '/api/standin/duplicates') {
-        const r = await pool.query('SELECT request_key FROM standin_writes WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1');
+        const r = await pool.query(
+          'SELECT request_key FROM standin_writes WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1',
+        );
         return send(res, 200, { keys: r.rows.map((x) => x.request_key) });
       }
       return send(res, 404, { message: 'not found' });
@@ -207,7 +219,9 @@ function main(): void {
         if (client instanceof Error) throw client;
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock(4711)');
-        await client.query('CREATE TABLE IF NOT EXISTS standin_writes (id bigserial PRIMARY KEY, instance text, request_key text, at timestamptz DEFAULT now())');
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS standin_writes (id bigserial PRIMARY KEY, instance text, request_key text, at timestamptz DEFAULT now())',
+        );
         // Tables made by an older stand-in (a restored dump) lack the key.
         await client.query('ALTER TABLE standin_writes ADD COLUMN IF NOT EXISTS request_key text');
         await client.query('COMMIT');
@@ -223,7 +237,10 @@ function main(): void {
   }
 
   // Alerting gossip starts before the web server, and its failure stops Grafana from starting.
-  const ipv4 = Object.values(networkInterfaces()).flat().filter((a) => a && a.family === 'IPv4' && !a.internal).map((a) => a!.address);
+  const ipv4 = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === 'IPv4' && !a.internal)
+    .map((a) => a!.address);
   const gossipSettings = Object.fromEntries(Object.entries(ini.unified_alerting ?? {}).map(([k, v]) => [k, expandValue(v)]));
   const gossip = gossipAddresses(gossipSettings, ipv4);
   if (gossip && 'error' in gossip) {

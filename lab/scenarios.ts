@@ -4,7 +4,19 @@
  * leaves the stack as it found it: every service running, cluster settled.
  */
 import { replicaRestartCommands } from '../generators/app/commands.js';
-import { ackedIds, cluster, duplicateWrites, failures, httpRequest, leaderName, outageAround, pgQuery, startLoop, waitClusterSettled, type LoopResult } from './clients.js';
+import {
+  ackedIds,
+  cluster,
+  duplicateWrites,
+  failures,
+  httpRequest,
+  leaderName,
+  outageAround,
+  pgQuery,
+  startLoop,
+  waitClusterSettled,
+  type LoopResult,
+} from './clients.js';
 import { withEngine } from './engine.js';
 import { runShell, sleep, waitFor } from './shell.js';
 import type { StackLab } from './stack-lab.js';
@@ -44,10 +56,15 @@ export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boo
     await sleep(2000);
     failedAt = Date.now();
     await (how === 'kill' ? db.kill(oldLeader) : db.stop(oldLeader));
-    newLeader = await waitFor('a new leader', async () => {
-      const l = await leaderName(db).catch(() => undefined);
-      return l && l !== oldLeader ? l : undefined;
-    }, 90_000, 200);
+    newLeader = await waitFor(
+      'a new leader',
+      async () => {
+        const l = await leaderName(db).catch(() => undefined);
+        return l && l !== oldLeader ? l : undefined;
+      },
+      90_000,
+      200,
+    );
     await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
     await sleep(2000);
   } finally {
@@ -106,11 +123,16 @@ export async function haproxyServerStatus(lab: StackLab, haproxy: string, server
 export async function waitEveryReplicaServes(lab: StackLab, timeoutMs = 60_000): Promise<void> {
   const replicas = lab.services('grafana-standin');
   const seen = new Set<string>();
-  await waitFor('every replica to answer through the LB', async () => {
-    const r = await httpRequest(lab.published(), 'GET', '/api/standin/ping', 2000);
-    if (r.status === 200 && r.instance) seen.add(await lab.serviceOfHostname(r.instance));
-    return replicas.every((g) => seen.has(g));
-  }, timeoutMs, 50);
+  await waitFor(
+    'every replica to answer through the LB',
+    async () => {
+      const r = await httpRequest(lab.published(), 'GET', '/api/standin/ping', 2000);
+      if (r.status === 200 && r.instance) seen.add(await lab.serviceOfHostname(r.instance));
+      return replicas.every((g) => seen.has(g));
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /** Kills one Grafana replica under a steady request stream through the load balancer, then restarts it. */
@@ -125,7 +147,11 @@ export async function grafanaReplicaLoss(lab: StackLab, replica = 'grafana-1'): 
   try {
     const result = await replicaLossUnderStream(lab, lb, isHaproxy, replica, stream);
     const writes = await writer.stop();
-    return { ...result, writes: { acked: ackedIds(writes).length, failed: failures(writes).length }, duplicated: await duplicateWrites(lab) };
+    return {
+      ...result,
+      writes: { acked: ackedIds(writes).length, failed: failures(writes).length },
+      duplicated: await duplicateWrites(lab),
+    };
   } finally {
     await Promise.all([stream.stop(), writer.stop()]);
   }
@@ -175,24 +201,43 @@ export async function plannedReplicaRestarts(lab: StackLab): Promise<PlannedRest
     writes: count(writes),
     slowWrites: count(slow),
     duplicated: await duplicateWrites(lab),
-    failureSamples: [reads, writes, slow].flatMap((r) => failures(r).map((e) => `${(e.t / 1000).toFixed(1)} s: ${e.status} ${e.error ?? ''}`.trim())).slice(0, 5),
+    failureSamples: [reads, writes, slow]
+      .flatMap((r) => failures(r).map((e) => `${(e.t / 1000).toFixed(1)} s: ${e.status} ${e.error ?? ''}`.trim()))
+      .slice(0, 5),
   };
 }
 
-async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: boolean, replica: string, stream: ReturnType<typeof startLoop>): Promise<Omit<ReplicaLossResult, 'writes' | 'duplicated'>> {
+async function replicaLossUnderStream(
+  lab: StackLab,
+  lb: string,
+  isHaproxy: boolean,
+  replica: string,
+  stream: ReturnType<typeof startLoop>,
+): Promise<Omit<ReplicaLossResult, 'writes' | 'duplicated'>> {
   await sleep(3000);
   const killedAt = Date.now();
   await lab.kill(replica);
   let lbDetectS: number | null = null;
   if (isHaproxy) {
-    await waitFor('the LB to mark the replica down', async () => (await haproxyServerStatus(lab, lb, replica))?.startsWith('DOWN'), 30_000, 100);
+    await waitFor(
+      'the LB to mark the replica down',
+      async () => (await haproxyServerStatus(lab, lb, replica))?.startsWith('DOWN'),
+      30_000,
+      100,
+    );
     lbDetectS = (Date.now() - killedAt) / 1000;
   }
   await sleep(Math.max(0, killedAt + 10_000 - Date.now()));
   const restartedAt = Date.now();
   await lab.startService(replica);
-  await waitFor(`${replica} to answer through the LB again`, async () => stream.events.some((e) => e.instance === replica && e.t + stream.startedAt > restartedAt), 60_000, 100);
-  const backInServiceS = (stream.events.find((e) => e.instance === replica && e.t + stream.startedAt > restartedAt)!.t + stream.startedAt - restartedAt) / 1000;
+  await waitFor(
+    `${replica} to answer through the LB again`,
+    async () => stream.events.some((e) => e.instance === replica && e.t + stream.startedAt > restartedAt),
+    60_000,
+    100,
+  );
+  const backInServiceS =
+    (stream.events.find((e) => e.instance === replica && e.t + stream.startedAt > restartedAt)!.t + stream.startedAt - restartedAt) / 1000;
   await sleep(2000);
   const result = await stream.stop();
   return {
@@ -201,7 +246,9 @@ async function replicaLossUnderStream(lab: StackLab, lb: string, isHaproxy: bool
     lbDetectS,
     backInServiceS,
     slowRequests: result.events.filter((e) => e.ms > 500).length,
-    failureSamples: failures(result).slice(0, 5).map((e) => `${((e.t + result.startedAt - killedAt) / 1000).toFixed(2)}s after kill: ${e.status} ${e.error ?? ''}`.trim()),
+    failureSamples: failures(result)
+      .slice(0, 5)
+      .map((e) => `${((e.t + result.startedAt - killedAt) / 1000).toFixed(2)}s after kill: ${e.status} ${e.error ?? ''}`.trim()),
   };
 }
 

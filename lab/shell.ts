@@ -58,7 +58,12 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
  * Runs one command line with /bin/sh, as a user would paste it (a README or re-run plan command), from
  * `cwd`; never throws. Output is stdout then stderr interleaved, colours removed; `at` is its start.
  */
-export function runShell(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number; output: string; ms: number; at: number }> {
+export function runShell(
+  command: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+): Promise<{ code: number; output: string; ms: number; at: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

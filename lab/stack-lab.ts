@@ -92,7 +92,10 @@ export class StackLab {
   /** Containers the lab attached to this stack's networks (external hosts), removed with it. */
   private readonly extraContainers: string[] = [];
 
-  private constructor(readonly dir: string, private readonly opts: LabOptions) {
+  private constructor(
+    readonly dir: string,
+    private readonly opts: LabOptions,
+  ) {
     this.log = opts.log ?? (() => {});
   }
 
@@ -142,12 +145,20 @@ export class StackLab {
 
   /** Re-reads the stack as Compose resolves it (after the generator rewrote compose.yaml). */
   refresh(): void {
-    this.config = JSON.parse(execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: this.dir, env: withEngine(), encoding: 'utf8' }));
+    this.config = JSON.parse(
+      execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: this.dir, env: withEngine(), encoding: 'utf8' }),
+    );
   }
 
   /** No registry can be reached: every image that is not built must already be in the engine. */
   checkImagesPresent(): void {
-    const wanted = [...new Set(Object.values(this.config.services).filter((s) => !s.build && s.image).map((s) => s.image!))];
+    const wanted = [
+      ...new Set(
+        Object.values(this.config.services)
+          .filter((s) => !s.build && s.image)
+          .map((s) => s.image!),
+      ),
+    ];
     const missing = wanted.filter((image) => {
       try {
         execFileSync('docker', ['image', 'inspect', image], { env: withEngine(), stdio: 'ignore' });
@@ -156,7 +167,8 @@ export class StackLab {
         return true;
       }
     });
-    if (missing.length) throw new Error(`images missing in the test engine (nothing can be pulled here; run \`npm run toolchain\`): ${missing.join(', ')}`);
+    if (missing.length)
+      throw new Error(`images missing in the test engine (nothing can be pulled here; run \`npm run toolchain\`): ${missing.join(', ')}`);
   }
 
   /** `docker compose <args>` in the stack folder; throws with its output when it fails. */
@@ -247,7 +259,10 @@ export class StackLab {
   }
 
   async healthStatus(service: string): Promise<string> {
-    return this.inspect<{ Status: string } | null>(service, '.State.Health').then((h) => h?.Status ?? 'none', () => 'missing');
+    return this.inspect<{ Status: string } | null>(service, '.State.Health').then(
+      (h) => h?.Status ?? 'none',
+      () => 'missing',
+    );
   }
 
   async waitHealthy(service: string, timeoutMs = 180_000): Promise<void> {
@@ -330,7 +345,10 @@ export class StackLab {
     const pid = String(await this.inspect<number>(service, '.State.Pid'));
     for (const peer of peers) {
       const ip = await this.address(peer);
-      for (const rule of [['INPUT', '-s'], ['OUTPUT', '-d']]) {
+      for (const rule of [
+        ['INPUT', '-s'],
+        ['OUTPUT', '-d'],
+      ]) {
         const r = await tryRun(['nsenter', '-t', pid, '-n', 'iptables', '-w', '-A', rule[0], rule[1], ip, '-j', 'DROP']);
         if (r.code !== 0) throw new Error(`partition ${service}: ${r.stderr}`);
       }
@@ -338,7 +356,6 @@ export class StackLab {
     this.partitioned.add(service);
     this.log(`partitioned ${service} from ${peers.join(', ')}`);
   }
-
 
   /** Removes every partition() rule. */
   async heal(): Promise<void> {
@@ -351,7 +368,11 @@ export class StackLab {
   }
 
   /** `docker compose exec -T`: runs argv inside a running service, with the container's environment. */
-  async exec(service: string, argv: string[], opts: { user?: string | number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  async exec(
+    service: string,
+    argv: string[],
+    opts: { user?: string | number; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
     const args = ['exec', '-T'];
     if (opts.user !== undefined) args.push('-u', String(opts.user));
     for (const [k, v] of Object.entries(opts.env ?? {})) args.push('-e', `${k}=${v}`);
@@ -361,7 +382,10 @@ export class StackLab {
   /** A container outside the stack on one of its networks (e.g. an "external" database); removed with the lab. */
   async runBeside(name: string, network: string, args: string[]): Promise<string> {
     await this.docker(['rm', '-f', name]);
-    const r = await this.docker(['run', '-d', '--pull', 'never', '--name', name, '--network', `${this.project}_${network}`, '--network-alias', name, ...args], 120_000);
+    const r = await this.docker(
+      ['run', '-d', '--pull', 'never', '--name', name, '--network', `${this.project}_${network}`, '--network-alias', name, ...args],
+      120_000,
+    );
     if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
     this.extraContainers.push(name);
     return r.stdout.trim();
@@ -398,14 +422,19 @@ function quiet(argv: string[]): string {
 /** Synchronous (exit handlers run it too): every container, volume and network Compose made for the project. */
 export function removeProject(project: string): void {
   const label = `label=com.docker.compose.project=${project}`;
-  const ids = (kind: string[]) => quiet(['docker', ...kind, '-q', '--filter', label]).split('\n').filter(Boolean);
+  const ids = (kind: string[]) =>
+    quiet(['docker', ...kind, '-q', '--filter', label])
+      .split('\n')
+      .filter(Boolean);
   const containers = ids(['ps', '-a']);
   if (containers.length) quiet(['docker', 'rm', '-f', '-v', ...containers]);
   const volumes = ids(['volume', 'ls']);
   if (volumes.length) quiet(['docker', 'volume', 'rm', '-f', ...volumes]);
   // A container of another project may have been attached to one of ours (two projects sharing a network).
   for (const network of ids(['network', 'ls'])) {
-    for (const c of quiet(['docker', 'network', 'inspect', '-f', '{{range $id, $c := .Containers}}{{$id}} {{end}}', network]).split(/\s+/).filter(Boolean)) {
+    for (const c of quiet(['docker', 'network', 'inspect', '-f', '{{range $id, $c := .Containers}}{{$id}} {{end}}', network])
+      .split(/\s+/)
+      .filter(Boolean)) {
       quiet(['docker', 'network', 'disconnect', '-f', network, c]);
     }
     quiet(['docker', 'network', 'rm', network]);
@@ -427,4 +456,3 @@ function registerCleanup(lab: StackLab): void {
     });
   }
 }
-

@@ -20,5 +20,9 @@ module.exports = async () => {
   const stop = () => spawnSync('bash', [engineSh, 'stop', pid], { stdio: 'inherit' });
   globalThis.__GGHA_STOP_ENGINE__ = stop;
   process.once('exit', stop);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => { stop(); process.exit(130); });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+    process.once(sig, () => {
+      stop();
+      process.exit(130);
+    });
 };

@@ -20,8 +20,7 @@ export const BIN = fileURLToPath(new URL('../../bin/grafana-ha.js', import.meta.
 export const topologyFor = (raw: Partial<Answers> = {}) => buildTopology(validateAnswers(raw).answers);
 
 /** The pure pipeline's files as a path → contents map. */
-export const filesFor = (raw: Partial<Answers> = {}) =>
-  Object.fromEntries(renderStack(topologyFor(raw)).map((f) => [f.path, f.contents]));
+export const filesFor = (raw: Partial<Answers> = {}) => Object.fromEntries(renderStack(topologyFor(raw)).map((f) => [f.path, f.contents]));
 
 /** Every file under `dir` as a path → contents map (paths relative, sorted). */
 export function readTree(dir: string): Record<string, string> {
@@ -75,7 +74,10 @@ export const freshDir = (prefix = 'ggha-') => mkdtempSync(join(tmpdir(), prefix)
  * folder of our own (yeoman-test deletes its own temporary folders on the next run).
  */
 export const generate = (options: Record<string, unknown>, cwd = freshDir()) =>
-  helpers.run(GENERATOR).withOptions(cliOptions({ defaults: true, ...options })).cd(cwd);
+  helpers
+    .run(GENERATOR)
+    .withOptions(cliOptions({ defaults: true, ...options }))
+    .cd(cwd);
 
 /** The error message a run ends with, or undefined when it succeeds. */
 export async function failureOf(run: PromiseLike<unknown>): Promise<string | undefined> {

@@ -46,7 +46,10 @@ const drilled = async (drill: (lab: StackLab) => Promise<DrillResult>, lab: Stac
 describeLab('failure drills (HAProxy LB, fast profile, synchronous replication)', () => {
   let lab: StackLab;
   beforeAll(async () => {
-    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log, removeStackDir: true });
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), {
+      log,
+      removeStackDir: true,
+    });
     await waitClusterSettled(lab, { sync: true });
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
   }, 900_000); // includes waiting for the lab lock
@@ -104,7 +107,10 @@ describeLab('a full disk (nginx LB, fast profile, synchronous replication, size-
 describeLab('a replica far behind, asynchronous replication (HAProxy LB, fast profile)', () => {
   let lab: StackLab;
   beforeAll(async () => {
-    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: false }), { log, removeStackDir: true });
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: false }), {
+      log,
+      removeStackDir: true,
+    });
     await waitClusterSettled(lab);
   }, 900_000);
   afterAll(() => lab?.destroy());

@@ -45,7 +45,8 @@ describe('Grafana stand-in TLS, like Grafana [database] ssl_mode', () => {
 
 describe('re-run plan parsing', () => {
   test('takes the commands after "apply it…" and stops at the first other line', () => {
-    const out = 'Changes for the running stack:\n  apply it, from this folder, in this order:\n    ./scripts/etcd-add-member.sh etcd-4\n    docker compose kill -s USR2 lb\n    force compose.yaml\n';
+    const out =
+      'Changes for the running stack:\n  apply it, from this folder, in this order:\n    ./scripts/etcd-add-member.sh etcd-4\n    docker compose kill -s USR2 lb\n    force compose.yaml\n';
     expect(planCommands(out)).toEqual(['./scripts/etcd-add-member.sh etcd-4', 'docker compose kill -s USR2 lb']);
   });
 });

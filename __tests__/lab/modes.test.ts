@@ -22,7 +22,9 @@ import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) {
-  console.warn(`\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!! STACK LAB SKIPPED (db modes): ${unavailable}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`);
+  console.warn(
+    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!! STACK LAB SKIPPED (db modes): ${unavailable}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
+  );
 }
 const describeLab = unavailable ? describe.skip : describe;
 const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
@@ -57,14 +59,19 @@ async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; inst
   const lb = l.published();
   const ids: number[] = [];
   const instances = new Set<string>();
-  await waitFor('writes through the LB', async () => {
-    const r = await httpRequest(lb, 'POST', '/api/standin/writes');
-    if (r.status === 200) {
-      ids.push(JSON.parse(r.body).id);
-      instances.add(await l.serviceOfHostname(r.instance!));
-    }
-    return ids.length >= 10 && l.services('grafana-standin').every((g) => instances.has(g));
-  }, 60_000, 50);
+  await waitFor(
+    'writes through the LB',
+    async () => {
+      const r = await httpRequest(lb, 'POST', '/api/standin/writes');
+      if (r.status === 200) {
+        ids.push(JSON.parse(r.body).id);
+        instances.add(await l.serviceOfHostname(r.instance!));
+      }
+      return ids.length >= 10 && l.services('grafana-standin').every((g) => instances.has(g));
+    },
+    60_000,
+    50,
+  );
   const read = await httpRequest(lb, 'GET', '/api/standin/writes');
   expect(read.status).toBe(200);
   const stored = new Set<number>(JSON.parse(read.body).ids);
@@ -90,9 +97,13 @@ describeLab('issue 5: database modes', () => {
     });
     await client.connect();
     try {
-      const role = (await client.query("SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'")).rows[0];
+      const role = (
+        await client.query("SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'")
+      ).rows[0];
       const rows = (await client.query('SELECT count(*)::int AS n FROM standin_writes')).rows[0].n;
-      console.log(`single: ${ids.length} writes through the LB by ${[...instances].join(', ')}, ${rows} rows; grafana role superuser=${role.rolsuper} scram=${role.scram}`);
+      console.log(
+        `single: ${ids.length} writes through the LB by ${[...instances].join(', ')}, ${rows} rows; grafana role superuser=${role.rolsuper} scram=${role.scram}`,
+      );
       expect(role).toEqual({ rolsuper: false, scram: true });
       expect(rows).toBeGreaterThanOrEqual(ids.length);
     } finally {
@@ -128,11 +139,22 @@ describeLab('issue 5: database modes', () => {
         for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
         const { ids, instances } = await writeAndReadThroughLb(lab);
         // Every Grafana connection on the server is TLS, as the grafana role, authenticated with SCRAM.
-        const sessions = await externalQuery<{ ssl: boolean }>(db!, "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'grafana'");
-        const [role] = await externalQuery(db!, "SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'");
+        const sessions = await externalQuery<{ ssl: boolean }>(
+          db!,
+          "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'grafana'",
+        );
+        const [role] = await externalQuery(
+          db!,
+          "SELECT rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'grafana'",
+        );
         // A plain (non-TLS) connection, with the right password, is refused by the server.
-        const plain = await externalQuery(db!, 'SELECT 1', { ssl: false }).then(() => 'accepted', (e: Error) => e.message);
-        console.log(`external ${sslMode}: ${ids.length} writes by ${[...instances].join(', ')}; grafana sessions ${sessions.length}, all TLS ${sessions.every((s) => s.ssl)}; plain connection: ${plain}`);
+        const plain = await externalQuery(db!, 'SELECT 1', { ssl: false }).then(
+          () => 'accepted',
+          (e: Error) => e.message,
+        );
+        console.log(
+          `external ${sslMode}: ${ids.length} writes by ${[...instances].join(', ')}; grafana sessions ${sessions.length}, all TLS ${sessions.every((s) => s.ssl)}; plain connection: ${plain}`,
+        );
         expect(sessions.length).toBeGreaterThan(0);
         expect(sessions.every((s) => s.ssl)).toBe(true);
         expect(role).toEqual({ rolsuper: false, scram: true });
@@ -161,7 +183,6 @@ describeLab('issue 5: database modes', () => {
     });
   }
 
-
   test('external → a Patroni cluster started by the test (its db-router): the primary is SIGKILLed under a writer; the stand-ins recover by themselves, nothing acknowledged is lost', async () => {
     // The database tier of a generated Patroni stack runs as its own Compose project; its db-router is
     // attached to the external stack's network under the name the external stack's grafana.ini uses.
@@ -171,7 +192,18 @@ describeLab('issue 5: database modes', () => {
       db = await StackLab.start(patroniDir, { log, removeStackDir: true, only: (n) => /^(etcd-\d+|pg-\d+|db-router)$/.test(n) });
       await waitClusterSettled(db, { sync: true });
       const router = await db.container('db-router');
-      const dir = generateStackWith(['--project-name', 'grafana-ext', '--db-mode', 'external', '--db-host', 'db-router', '--db-ssl-mode', 'disable', '--db-password-file', join(patroniDir, 'secrets/grafana-db-password')]);
+      const dir = generateStackWith([
+        '--project-name',
+        'grafana-ext',
+        '--db-mode',
+        'external',
+        '--db-host',
+        'db-router',
+        '--db-ssl-mode',
+        'disable',
+        '--db-password-file',
+        join(patroniDir, 'secrets/grafana-db-password'),
+      ]);
       lab = await StackLab.start(dir, {
         log,
         removeStackDir: true,
@@ -187,10 +219,17 @@ describeLab('issue 5: database modes', () => {
       for (const g of lab.services('grafana-standin')) {
         const since = Date.now();
         const grafana = await lab.target(g, 3000);
-        await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200, 30_000, 250);
+        await waitFor(
+          `${g} /api/health to be ok`,
+          async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200,
+          30_000,
+          250,
+        );
         health[g] = Date.now() - since;
       }
-      console.log(`external → Patroni: ${r.oldLeader} SIGKILLed → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost, ${r.writer.events.filter((e) => !e.ok).length} failed during the failover; /api/health ok again (ms after the writer stopped): ${JSON.stringify(health)}`);
+      console.log(
+        `external → Patroni: ${r.oldLeader} SIGKILLed → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost, ${r.writer.events.filter((e) => !e.ok).length} failed during the failover; /api/health ok again (ms after the writer stopped): ${JSON.stringify(health)}`,
+      );
       expect(r.newLeader).not.toBe(r.oldLeader);
       expect(r.acked).toBeGreaterThan(0);
       expect(r.lost).toEqual([]);

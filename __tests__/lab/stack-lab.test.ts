@@ -19,7 +19,9 @@ import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) {
-  console.warn(`\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!! STACK LAB SKIPPED: ${unavailable}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`);
+  console.warn(
+    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!! STACK LAB SKIPPED: ${unavailable}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
+  );
 }
 const describeLab = unavailable ? describe.skip : describe;
 const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
@@ -28,17 +30,25 @@ jest.setTimeout(240_000);
 describeLab('database failures (HAProxy LB, fast profile, synchronous replication)', () => {
   let lab: StackLab;
   beforeAll(async () => {
-    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), { log, removeStackDir: true });
+    lab = await StackLab.start(generateStack({ loadBalancer: 'haproxy', failoverProfile: 'fast', synchronousReplication: true }), {
+      log,
+      removeStackDir: true,
+    });
     await waitClusterSettled(lab, { sync: true });
   }, 900_000); // includes waiting for the lab lock: jest runs the lab files in parallel workers, the lock serialises their labs
   afterAll(() => lab?.destroy());
 
   test('1. bring-up: every service healthy, a write through the LB lands in the primary, replicas stream, a sync standby exists', async () => {
     for (const service of lab.services()) await lab.waitHealthy(service, 120_000);
-    const write = await waitFor('a write through the LB', async () => {
-      const r = await httpRequest(lab.published(), 'POST', '/api/standin/writes');
-      return r.status === 200 ? JSON.parse(r.body) : undefined;
-    }, 60_000, 500);
+    const write = await waitFor(
+      'a write through the LB',
+      async () => {
+        const r = await httpRequest(lab.published(), 'POST', '/api/standin/writes');
+        return r.status === 200 ? JSON.parse(r.body) : undefined;
+      },
+      60_000,
+      500,
+    );
     const leader = (await leaderName(lab))!;
     expect(await pgQuery(lab, leader, `SELECT id FROM standin_writes WHERE id = ${write.id}`)).toHaveLength(1);
     expect((await pgQuery(lab, leader, 'SELECT pg_is_in_recovery() AS r'))[0].r).toBe(false);
@@ -52,7 +62,9 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
 
   test('2. primary SIGKILLed under a writer: writes resume on a new primary, nothing acknowledged is lost, the old primary rejoins as a replica', async () => {
     const r = await primaryLoss(lab, 'kill', true);
-    console.log(`SIGKILL: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`);
+    console.log(
+      `SIGKILL: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`,
+    );
     expect(r.newLeader).not.toBe(r.oldLeader);
     expect(r.acked).toBeGreaterThan(0);
     expect(r.lost).toEqual([]);
@@ -61,7 +73,9 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
 
   test('3. primary stopped gracefully: same guarantees', async () => {
     const r = await primaryLoss(lab, 'stop', true);
-    console.log(`graceful stop: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`);
+    console.log(
+      `graceful stop: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`,
+    );
     expect(r.newLeader).not.toBe(r.oldLeader);
     expect(r.lost).toEqual([]);
     expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
@@ -72,8 +86,18 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     await lab.waitHealthy('db-router', 60_000);
     for (const g of lab.services('grafana-standin')) {
       const grafana = await lab.target(g, 3000);
-      await waitFor(`${g} to write again`, async () => (await httpRequest(grafana, 'POST', '/api/standin/writes')).status === 200, 30_000, 500);
-      await waitFor(`${g} /api/health to be ok`, async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200, 30_000, 500);
+      await waitFor(
+        `${g} to write again`,
+        async () => (await httpRequest(grafana, 'POST', '/api/standin/writes')).status === 200,
+        30_000,
+        500,
+      );
+      await waitFor(
+        `${g} /api/health to be ok`,
+        async () => (await httpRequest(grafana, 'GET', '/api/health')).status === 200,
+        30_000,
+        500,
+      );
     }
   });
 
@@ -137,21 +161,38 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
       const deadline = Date.now() + 90_000;
       // Probe the old primary directly (the client is not cut off from it) and the others' roles.
       while (Date.now() < deadline && !(firstPromotion && Date.now() - firstPromotion > 3000)) {
-        const probeOld = pgQuery(lab, leader, `INSERT INTO lab_probe (node) VALUES ('${leader}')`).then(() => (lastWriteOnOld = Date.now()), () => {});
-        const probeOthers = Promise.all(others.map((n) => pgQuery(lab, n, 'SELECT pg_is_in_recovery() AS r').then(([x]) => !x.r, () => false)));
+        const probeOld = pgQuery(lab, leader, `INSERT INTO lab_probe (node) VALUES ('${leader}')`).then(
+          () => (lastWriteOnOld = Date.now()),
+          () => {},
+        );
+        const probeOthers = Promise.all(
+          others.map((n) =>
+            pgQuery(lab, n, 'SELECT pg_is_in_recovery() AS r').then(
+              ([x]) => !x.r,
+              () => false,
+            ),
+          ),
+        );
         const [, promoted] = await Promise.all([probeOld, probeOthers]);
         if (promoted.some(Boolean) && !firstPromotion) firstPromotion = Date.now();
         await sleep(100);
       }
       await lab.heal();
-      await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > firstPromotion), 60_000, 200);
+      await waitFor(
+        'writes to resume',
+        async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > firstPromotion),
+        60_000,
+        200,
+      );
     } finally {
       await lab.heal();
       await writer.stop();
     }
     const result = await writer.stop();
     await waitClusterSettled(lab, { sync: true });
-    console.log(`etcd cut: last write on old primary ${((lastWriteOnOld - cutAt) / 1000).toFixed(1)} s, promotion ${((firstPromotion - cutAt) / 1000).toFixed(1)} s after the cut`);
+    console.log(
+      `etcd cut: last write on old primary ${((lastWriteOnOld - cutAt) / 1000).toFixed(1)} s, promotion ${((firstPromotion - cutAt) / 1000).toFixed(1)} s after the cut`,
+    );
     expect(firstPromotion).toBeGreaterThan(0);
     expect(lastWriteOnOld).toBeLessThan(firstPromotion);
     expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
@@ -172,17 +213,31 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(await connect('grafana-1', '192.0.2.1', 443)).toMatch(/exit=(1|124)\b/); // edge + app
     expect(await connect('pg-1', '192.0.2.1', 443)).toMatch(/unreachable[\s\S]*exit=1\b/i); // db only (internal)
     // Docker's DNS answers only for the networks a container is on.
-    const fromGrafana = await lab.exec('grafana-1', ['bash', '-c', 'for h in etcd-1 pg-1 db-router; do getent hosts $h >/dev/null && echo "$h resolves" || echo "$h unknown"; done']);
+    const fromGrafana = await lab.exec('grafana-1', [
+      'bash',
+      '-c',
+      'for h in etcd-1 pg-1 db-router; do getent hosts $h >/dev/null && echo "$h resolves" || echo "$h unknown"; done',
+    ]);
     expect(fromGrafana.stdout.trim().split('\n')).toEqual(['etcd-1 unknown', 'pg-1 unknown', 'db-router resolves']);
     const fromLb = await lab.exec('lb', ['bash', '-c', 'getent hosts db-router >/dev/null && echo resolves || echo unknown']);
     expect(fromLb.stdout.trim()).toBe('unknown');
     // Nor by address: the DB router's address on the app network is not reachable from the LB (other bridge, no forwarding).
-    const routerIp = (await lab.docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${lab.project}_app").IPAddress}}`, await lab.container('db-router')])).stdout.trim();
+    const routerIp = (
+      await lab.docker([
+        'inspect',
+        '-f',
+        `{{(index .NetworkSettings.Networks "${lab.project}_app").IPAddress}}`,
+        await lab.container('db-router'),
+      ])
+    ).stdout.trim();
     expect(await connect('lb', routerIp, 5432)).not.toMatch(/exit=0\b/);
     // The DB router's unauthenticated stats page is for operators inside its container only.
     expect(await connect('grafana-1', 'db-router', 8404)).not.toMatch(/exit=0\b/);
     expect(await connect('grafana-1', 'db-router', 5432)).toMatch(/exit=0\b/); // control: the same probe does connect
-    const published = JSON.parse(`[${(await lab.compose(['ps', '--format', 'json'])).trim().split('\n').join(',')}]`) as { Service: string; Publishers: { PublishedPort: number }[] | null }[];
+    const published = JSON.parse(`[${(await lab.compose(['ps', '--format', 'json'])).trim().split('\n').join(',')}]`) as {
+      Service: string;
+      Publishers: { PublishedPort: number }[] | null;
+    }[];
     expect(published.filter((c) => (c.Publishers ?? []).some((p) => p.PublishedPort > 0)).map((c) => c.Service)).toEqual(['lb']);
   });
 
@@ -191,7 +246,12 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     const replica = lab.services('patroni').find((n) => n !== leader)!;
     const restartsBefore = Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout);
     await lab.crashMainProcess(replica);
-    await waitFor(`${replica} to be restarted by Docker`, async () => Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout) > restartsBefore, 30_000, 250);
+    await waitFor(
+      `${replica} to be restarted by Docker`,
+      async () => Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout) > restartsBefore,
+      30_000,
+      250,
+    );
     const members = await waitClusterSettled(lab, { sync: true });
     expect(members.find((m) => m.name === replica)?.state).toBe('streaming');
     expect(await leaderName(lab)).toBe(leader);
@@ -207,10 +267,15 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     try {
       await sleep(2000);
       await lab.pause(oldLeader);
-      newLeader = await waitFor('a new leader', async () => {
-        const l = await leaderName(lab).catch(() => undefined);
-        return l && l !== oldLeader ? l : undefined;
-      }, 90_000, 250);
+      newLeader = await waitFor(
+        'a new leader',
+        async () => {
+          const l = await leaderName(lab).catch(() => undefined);
+          return l && l !== oldLeader ? l : undefined;
+        },
+        90_000,
+        250,
+      );
       await waitFor('writes to resume', async () => writer.events.slice(-3).every((e) => e.ok) && writer.events.length > 3, 60_000, 200);
       await lab.unpause(oldLeader);
       // The thawed node still believes it is primary until its next HA loop: writes keep flowing meanwhile.
@@ -222,7 +287,9 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     const result = await writer.stop();
     const members = await waitClusterSettled(lab, { sync: true });
     const leaders = members.filter((m) => m.role === 'leader');
-    console.log(`pause: ${oldLeader} frozen → ${newLeader}; ${ackedIds(result).length} acked, ${failures(result).length} failed; after thaw ${oldLeader} is ${members.find((m) => m.name === oldLeader)?.role}`);
+    console.log(
+      `pause: ${oldLeader} frozen → ${newLeader}; ${ackedIds(result).length} acked, ${failures(result).length} failed; after thaw ${oldLeader} is ${members.find((m) => m.name === oldLeader)?.role}`,
+    );
     expect(leaders.map((m) => m.name)).toEqual([newLeader]);
     expect(members.find((m) => m.name === oldLeader)?.role).not.toBe('leader');
     expect((await pgQuery(lab, oldLeader, 'SELECT pg_is_in_recovery() AS r'))[0].r).toBe(true);
@@ -230,10 +297,16 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
   });
 
   test('11. memory limits: every container runs under the limit compose.yaml sets, and none was OOM-killed by the scenarios', async () => {
-    const config = JSON.parse((await lab.compose(['config', '--format', 'json']))) as { services: Record<string, { deploy?: { resources?: { limits?: { memory?: string | number } } } }> };
+    const config = JSON.parse(await lab.compose(['config', '--format', 'json'])) as {
+      services: Record<string, { deploy?: { resources?: { limits?: { memory?: string | number } } } }>;
+    };
     for (const service of lab.services()) {
       const limit = Number(config.services[service].deploy?.resources?.limits?.memory ?? 0);
-      const [memory, oom] = (await lab.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.State.OOMKilled}}', await lab.container(service)])).stdout.trim().split(' ');
+      const [memory, oom] = (
+        await lab.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.State.OOMKilled}}', await lab.container(service)])
+      ).stdout
+        .trim()
+        .split(' ');
       expect({ service, memory: Number(memory), oom }).toEqual({ service, memory: limit, oom: 'false' });
       expect(limit).toBeGreaterThan(0);
     }
@@ -245,7 +318,8 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     let lab: StackLab;
     const lb = () => lab.published();
     /** Rows the stand-ins wrote under one request key, and which replica wrote each. */
-    const rowsOf = async (key: string) => JSON.parse((await httpRequest(lb(), 'GET', `/api/standin/writes?key=${key}`)).body) as { ids: number[]; instances: string[] };
+    const rowsOf = async (key: string) =>
+      JSON.parse((await httpRequest(lb(), 'GET', `/api/standin/writes?key=${key}`)).body) as { ids: number[]; instances: string[] };
     beforeAll(async () => {
       lab = await StackLab.start(generateStack({ loadBalancer }), { log, removeStackDir: true });
       for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
@@ -255,7 +329,9 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     test(`6. one replica SIGKILLed under a steady request stream and a writer: zero failed reads, zero duplicated writes; it serves again after a restart (${loadBalancer})`, async () => {
       const r = await grafanaReplicaLoss(lab);
       // A write in flight at the kill may fail (nginx does not replay what it has sent); count it.
-      console.log(`${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${r.writes.acked} acked, ${r.writes.failed} failed, ${r.duplicated.length} duplicated`);
+      console.log(
+        `${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${r.writes.acked} acked, ${r.writes.failed} failed, ${r.duplicated.length} duplicated`,
+      );
       expect(r.failureSamples).toEqual([]);
       expect(r.failedRequests).toBe(0);
       expect(r.backInServiceS).toBeGreaterThan(0);
@@ -266,14 +342,19 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       await waitEveryReplicaServes(lab);
       const key = randomUUID();
       // The stand-in commits, then holds the answer: the replica dies with the write applied and unanswered.
-      const pending = httpRequest(lb(), 'POST', '/api/standin/writes?hold_ms=5000', 20_000, { 'x-request-key': key }).catch((e: Error) => ({ status: 0, body: e.message }));
+      const pending = httpRequest(lb(), 'POST', '/api/standin/writes?hold_ms=5000', 20_000, { 'x-request-key': key }).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
       const hostname = await waitFor('the held write to commit', async () => (await rowsOf(key)).instances[0], 10_000, 50);
       const replica = await lab.serviceOfHostname(hostname);
       await lab.kill(replica);
       const answer = await pending;
       await sleep(2000); // a replay would have landed by now
       const rows = await rowsOf(key);
-      console.log(`${loadBalancer}: POST in flight on the killed ${replica} answered ${answer.status}; rows under its key: ${rows.ids.length} (${rows.instances.join(', ')})`);
+      console.log(
+        `${loadBalancer}: POST in flight on the killed ${replica} answered ${answer.status}; rows under its key: ${rows.ids.length} (${rows.instances.join(', ')})`,
+      );
       expect(rows.ids).toHaveLength(1);
       expect(answer.status).not.toBe(200);
       await lab.startService(replica);

@@ -37,7 +37,9 @@ export function coerce(question: Pick<Question, 'kind'>, raw: unknown, exact = f
   switch (question.kind) {
     case 'integer': {
       const n = !exact && typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isInteger(n) ? { value: n } : { problem: exact ? 'must be a JSON integer' : 'must be a whole number' };
+      return typeof n === 'number' && Number.isInteger(n)
+        ? { value: n }
+        : { problem: exact ? 'must be a JSON integer' : 'must be a whole number' };
     }
     case 'boolean': {
       if (typeof raw === 'boolean') return { value: raw };
@@ -105,7 +107,9 @@ export function validateAnswers(
   }
   const founders = raw.etcdFoundingMembers;
   if (founders !== undefined && (typeof founders !== 'number' || !ETCD_SIZES.includes(founders))) {
-    problems.push(`etcdFoundingMembers (recorded in .yo-rc.json): must be one of ${ETCD_SIZES.join(', ')} (got ${JSON.stringify(founders)})`);
+    problems.push(
+      `etcdFoundingMembers (recorded in .yo-rc.json): must be one of ${ETCD_SIZES.join(', ')} (got ${JSON.stringify(founders)})`,
+    );
   }
   const dataDir = raw.etcdDataDir;
   if (dataDir !== undefined && (typeof dataDir !== 'string' || !ETCD_DATA_DIR_VALUES.includes(dataDir))) {
@@ -138,15 +142,21 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 function warningsFor(a: Answers): string[] {
   const warnings: string[] = [];
   if (a.httpPort < 1024) {
-    warnings.push(`--http-port ${a.httpPort}: below 1024, which rootless Docker cannot publish (unless net.ipv4.ip_unprivileged_port_start allows it).`);
+    warnings.push(
+      `--http-port ${a.httpPort}: below 1024, which rootless Docker cannot publish (unless net.ipv4.ip_unprivileged_port_start allows it).`,
+    );
   }
   const url = new URL(a.publicUrl);
   const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (LOCAL_HOSTS.has(url.hostname) && urlPort !== a.httpPort) {
-    warnings.push(`--public-url ${a.publicUrl} is on this machine, port ${urlPort}, but the stack publishes port ${a.httpPort}: links and redirects will point elsewhere.`);
+    warnings.push(
+      `--public-url ${a.publicUrl} is on this machine, port ${urlPort}, but the stack publishes port ${a.httpPort}: links and redirects will point elsewhere.`,
+    );
   }
   if (olderThan(a.grafanaVersion, GRAFANA_OLDEST_SUPPORTED)) {
-    warnings.push(`--grafana-version ${a.grafanaVersion} is older than ${GRAFANA_OLDEST_SUPPORTED}, the oldest this generator supports: its settings may not apply.`);
+    warnings.push(
+      `--grafana-version ${a.grafanaVersion} is older than ${GRAFANA_OLDEST_SUPPORTED}, the oldest this generator supports: its settings may not apply.`,
+    );
   }
   if (a.grafanaReplicas === 1) warnings.push('1 Grafana replica is not highly available: a crash or upgrade means downtime.');
   warnings.push(...DATABASE_MODES[a.dbMode].warnings(a));
@@ -168,4 +178,3 @@ export function answersToStore(answers: Answers, history: StackHistory): Record<
   }
   return stored;
 }
-

@@ -27,8 +27,7 @@ export const FAILOVER_PROFILES = {
     ttl: 30,
     loopWait: 10,
     retryTimeout: 10,
-    summary:
-      "Patroni's own defaults: ~30-40 s to replace a dead primary, more tolerant of slow networks and long etcd hiccups.",
+    summary: "Patroni's own defaults: ~30-40 s to replace a dead primary, more tolerant of slow networks and long etcd hiccups.",
   },
 } as const satisfies Record<string, PatroniTiming>;
 

@@ -52,7 +52,10 @@ function refuseEditedHistory(stored: ValidatedAnswers, recorded: ValidatedAnswer
   if (stored.answers.dbMode !== 'patroni' || recorded.answers.dbMode !== 'patroni') return;
   const problems = (Object.keys(recorded.history) as (keyof ValidatedAnswers['history'])[])
     .filter((field) => stored.history[field] !== recorded.history[field])
-    .map((field) => `.yo-rc.json: ${field} ${JSON.stringify(stored.history[field])} is not what this stack has (${JSON.stringify(recorded.history[field])}, in ${RECORD_FILE}): it records the cluster's past, which no answer changes. Put it back.`);
+    .map(
+      (field) =>
+        `.yo-rc.json: ${field} ${JSON.stringify(stored.history[field])} is not what this stack has (${JSON.stringify(recorded.history[field])}, in ${RECORD_FILE}): it records the cluster's past, which no answer changes. Put it back.`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
@@ -100,7 +103,17 @@ function optionValues(options: Record<string, unknown>): Record<string, unknown>
  * Names a stack of ours always has, or that Compose would read: a first run into a folder holding
  * any of them (and no .yo-rc.json) is refused before a question is asked.
  */
-const STACK_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml', 'README.md', 'grafana', 'lb', 'secrets', 'scripts'];
+const STACK_NAMES = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yml',
+  'docker-compose.yaml',
+  'README.md',
+  'grafana',
+  'lb',
+  'secrets',
+  'scripts',
+];
 
 /** One table entry → one Inquirer question; `known` holds stored and option values. */
 export function toPrompt(q: Question, known: Record<string, unknown>) {
@@ -178,7 +191,6 @@ export default class GrafanaHaGenerator extends Generator {
     changes: StackChanges;
   };
 
-
   constructor(args: string[], options: Record<string, unknown>) {
     // A Compose stack has no npm packages to install.
     super(args, options as never, { customInstallTask: true });
@@ -214,7 +226,9 @@ export default class GrafanaHaGenerator extends Generator {
     const found = STACK_NAMES.filter((name) => existsSync(this.destinationPath(name)));
     if (found.length > 0) {
       throw new ConfigError(
-        [`${this.destinationPath()} is not a grafana-ha stack (no .yo-rc.json) but already holds ${found.join(', ')}: run the generator in an empty folder, or in a stack it generated.`],
+        [
+          `${this.destinationPath()} is not a grafana-ha stack (no .yo-rc.json) but already holds ${found.join(', ')}: run the generator in an empty folder, or in a stack it generated.`,
+        ],
         'Refusing to generate into this folder',
       );
     }
@@ -309,7 +323,11 @@ export default class GrafanaHaGenerator extends Generator {
     }
     writes.push(...secrets.writes.map(({ spec, value }) => ({ path: spec.file, contents: value, mode: SECRET_FILE_MODE })));
     writes.push({ path: YO_RC, contents: yoRcText(onDisk(YO_RC), this.rootGeneratorName(), toStore) });
-    const generation: GenerationRecord = { generator: GENERATOR_VERSION, stored: toStore, files: Object.fromEntries(files.map((f) => [f.path, sha256(f.contents)])) };
+    const generation: GenerationRecord = {
+      generator: GENERATOR_VERSION,
+      stored: toStore,
+      files: Object.fromEntries(files.map((f) => [f.path, sha256(f.contents)])),
+    };
     this.stack = {
       topology,
       rerun,
@@ -347,7 +365,9 @@ export default class GrafanaHaGenerator extends Generator {
     if (unresolved.length > 0 && options.bail) throw unresolvableConflicts(unresolved, '--bail stops at the first one');
     for (const path of unresolved) {
       const generated = files.find((f) => f.path === path)?.contents ?? '';
-      this.log.info(`${path} was edited since the last run, and this run changes it:\n${createTwoFilesPatch(`${path} (yours)`, `${path} (generated)`, readIfExists(this.destinationPath(path)) ?? '', generated)}`);
+      this.log.info(
+        `${path} was edited since the last run, and this run changes it:\n${createTwoFilesPatch(`${path} (yours)`, `${path} (generated)`, readIfExists(this.destinationPath(path)) ?? '', generated)}`,
+      );
       const { action } = await this.prompt<{ action: 'write' | 'skip' }>({
         type: 'select',
         name: 'action',
@@ -393,7 +413,9 @@ export default class GrafanaHaGenerator extends Generator {
     const compose = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8', timeout: 10_000 });
     if (compose.status !== 0) {
       // Not an error: the stack may be deployed on another machine.
-      this.log.writeln(`warning Docker Engine with Compose v2 (\`docker compose\`) was not found on this machine: the stack needs both where it runs.`);
+      this.log.writeln(
+        `warning Docker Engine with Compose v2 (\`docker compose\`) was not found on this machine: the stack needs both where it runs.`,
+      );
     }
   }
 }

@@ -31,7 +31,7 @@ export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
     writeOutage: '2.2 s (median of 3)',
   },
   {
-    failure: "PostgreSQL crashes on the primary, Patroni alive",
+    failure: 'PostgreSQL crashes on the primary, Patroni alive',
     response: 'Patroni restarts PostgreSQL in place (crash recovery); the primary stays the primary',
     writeOutage: '5.5 s',
   },
@@ -44,17 +44,19 @@ export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
   },
   {
     failure: "PostgreSQL's postmaster hangs on the primary (30 s), its sessions and Patroni running",
-    response: "no failover: Patroni's own session still answers; Grafana's pooled connections keep working, new connections wait until it runs again",
+    response:
+      "no failover: Patroni's own session still answers; Grafana's pooled connections keep working, new connections wait until it runs again",
     writeOutage: '0.1 s',
   },
   {
     failure: "a client holds every connection Grafana's role may open on the primary",
-    response: "no failover: Patroni connects in the slots reserved for superusers, replication has its own (max_wal_senders); Grafana keeps its pooled connections",
+    response:
+      'no failover: Patroni connects in the slots reserved for superusers, replication has its own (max_wal_senders); Grafana keeps its pooled connections',
     writeOutage: '0.1 s',
   },
   {
     failure: 'the sync standby hangs (as on a hung disk)',
-    response: "commits wait until its member key expires and Patroni names another sync standby (22.7 s after the hang)",
+    response: 'commits wait until its member key expires and Patroni names another sync standby (22.7 s after the hang)',
     writeOutage: '20.6 s',
     replication: 'synchronous',
   },
@@ -67,7 +69,7 @@ export const MEASURED_FAILURES: readonly MeasuredFailure[] = [
   {
     failure: "the primary's data volume fills up (held full for 15 s)",
     response:
-      'no failover: PostgreSQL keeps running and refuses only what needs space (`could not extend file …: No space left on device`); Grafana\'s writes fail until space is freed, then resume at once',
+      "no failover: PostgreSQL keeps running and refuses only what needs space (`could not extend file …: No space left on device`); Grafana's writes fail until space is freed, then resume at once",
     writeOutage: '15.4 s (the time it was full)',
   },
   {

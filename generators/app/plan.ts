@@ -112,7 +112,10 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
 /** The plan as the generator prints it before writing. */
 export function describePlan(plan: ChangePlan): string {
   const list = (items: string[]) => (items.length > 0 ? items.join(', ') : 'none');
-  const lines = ['Changes for the running stack:', `  services added: ${list(plan.added)}`, `  services removed: ${list(plan.removed)}`,
+  const lines = [
+    'Changes for the running stack:',
+    `  services added: ${list(plan.added)}`,
+    `  services removed: ${list(plan.removed)}`,
     `  files changed: ${list(plan.changedFiles)}`,
   ];
   for (const refusal of plan.refusals) lines.push(`  forced (--force): ${refusal}`);
@@ -155,7 +158,9 @@ export function planRerun(
   const stale = leftOver.filter(unedited);
   // What the change is, for the plan: against the record, so that a run stopped half-way (or a file
   // kept at the question) plans the same change again; without one, against the disk.
-  const changed = files.filter((f) => (recorded ? recorded[f.path] !== sha256(f.contents) : onDisk(f.path) !== f.contents)).map((f) => f.path);
+  const changed = files
+    .filter((f) => (recorded ? recorded[f.path] !== sha256(f.contents) : onDisk(f.path) !== f.contents))
+    .map((f) => f.path);
   const plan = planChange(previous, next, [...changed, ...stale]);
   for (const path of leftOver.filter((p) => !unedited(p))) {
     plan.notes.push(`${path} is no longer generated but you edited it, so it stays: remove it when you no longer need it.`);

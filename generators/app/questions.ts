@@ -17,7 +17,8 @@ const choicesHelp = (kinds: Record<string, { summary: string }>) => {
   const each = Object.entries(kinds).map(([name, kind]) => `${name} (${kind.summary})`);
   return `${each.slice(0, -1).join(', ')} or ${each[each.length - 1]}`;
 };
-const choiceHelpOf = (kinds: Record<string, { choiceHelp: string }>) => Object.fromEntries(Object.entries(kinds).map(([name, kind]) => [name, kind.choiceHelp]));
+const choiceHelpOf = (kinds: Record<string, { choiceHelp: string }>) =>
+  Object.fromEntries(Object.entries(kinds).map(([name, kind]) => [name, kind.choiceHelp]));
 
 /** Grafana's `[database] ssl_mode` values for PostgreSQL. */
 export const SSL_MODES = ['require', 'verify-full', 'disable'] as const;
@@ -79,8 +80,10 @@ const GRAFANA_VERSION = /^\d+\.\d+\.\d+$/;
 const integerIn = (min: number, max: number) => (value: number) =>
   Number.isInteger(value) && value >= min && value <= max ? undefined : `must be a whole number from ${min} to ${max}`;
 
-const oneOf = <T>(choices: readonly T[]) => (value: T) =>
-  choices.includes(value) ? undefined : `must be one of: ${choices.join(', ')}`;
+const oneOf =
+  <T>(choices: readonly T[]) =>
+  (value: T) =>
+    choices.includes(value) ? undefined : `must be one of: ${choices.join(', ')}`;
 
 /** A mode-specific question applies when the database mode (patroni by default) asks it. */
 const modeAsks = (name: AnswerName) => (answers: Partial<Answers>) => DATABASE_MODES[answers.dbMode ?? 'patroni'].asks.includes(name);
@@ -117,7 +120,11 @@ export function unreadableFileProblem(path: string): string | undefined {
     return undefined;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? `${path} does not exist` : code === 'EACCES' ? `${path} is not readable` : `${path} cannot be read (${code ?? (error as Error).message})`;
+    return code === 'ENOENT'
+      ? `${path} does not exist`
+      : code === 'EACCES'
+        ? `${path} is not readable`
+        : `${path} cannot be read (${code ?? (error as Error).message})`;
   }
 }
 
@@ -280,7 +287,12 @@ export const QUESTIONS = [
     message: 'How many etcd members? (odd, so a majority survives)',
     help: 'etcd cluster size: 1, 3, 5 or 7 (1 is not highly available)',
     choices: ETCD_SIZES,
-    choiceHelp: { 1: 'no HA: its loss stops writes', 3: 'survives the loss of 1', 5: 'survives the loss of 2', 7: 'survives the loss of 3' },
+    choiceHelp: {
+      1: 'no HA: its loss stops writes',
+      3: 'survives the loss of 1',
+      5: 'survives the loss of 2',
+      7: 'survives the loss of 3',
+    },
     default: () => 3,
     when: modeAsks('etcdMembers'),
     validate: oneOf(ETCD_SIZES),
@@ -299,7 +311,9 @@ export const QUESTIONS = [
     kind: 'integer',
     message: 'PostgreSQL major version',
     help: `PostgreSQL major version: ${Object.keys(POSTGRES_IMAGES).join(', ')}`,
-    choices: Object.keys(POSTGRES_IMAGES).map(Number).sort((a, b) => b - a),
+    choices: Object.keys(POSTGRES_IMAGES)
+      .map(Number)
+      .sort((a, b) => b - a),
     default: () => POSTGRES_DEFAULT_MAJOR,
     when: modeAsks('postgresMajor'),
     validate: oneOf(Object.keys(POSTGRES_IMAGES).map(Number)),
@@ -312,7 +326,12 @@ export const QUESTIONS = [
       .map(([name, p]) => `${name} (ttl ${p.ttl}s)`)
       .join(' or '),
     choices: Object.keys(FAILOVER_PROFILES) as FailoverProfileName[],
-    choiceHelp: Object.fromEntries(Object.entries(FAILOVER_PROFILES).map(([name, p]) => [name, `ttl ${p.ttl} s, loop_wait ${p.loopWait} s, retry_timeout ${p.retryTimeout} s`])),
+    choiceHelp: Object.fromEntries(
+      Object.entries(FAILOVER_PROFILES).map(([name, p]) => [
+        name,
+        `ttl ${p.ttl} s, loop_wait ${p.loopWait} s, retry_timeout ${p.retryTimeout} s`,
+      ]),
+    ),
     default: () => 'fast',
     when: modeAsks('failoverProfile'),
     validate: oneOf(Object.keys(FAILOVER_PROFILES)),

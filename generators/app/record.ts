@@ -45,10 +45,15 @@ export function parseRecord(text: string): { record: GenerationRecord } | { prob
   const record = rest as unknown as GenerationRecord;
   const shaped =
     typeof record.generator === 'string' &&
-    typeof record.stored === 'object' && record.stored !== null &&
-    typeof record.files === 'object' && record.files !== null &&
+    typeof record.stored === 'object' &&
+    record.stored !== null &&
+    typeof record.files === 'object' &&
+    record.files !== null &&
     Object.values(record.files).every((h) => typeof h === 'string');
-  if (!shaped || checksum !== sha256(JSON.stringify({ generator: record.generator, stored: record.stored, files: record.files }, null, 2))) {
+  if (
+    !shaped ||
+    checksum !== sha256(JSON.stringify({ generator: record.generator, stored: record.stored, files: record.files }, null, 2))
+  ) {
     return { problem: `${RECORD_FILE} was changed by hand (its checksum does not match). ${RECORD_HELP}` };
   }
   return { record: { generator: record.generator, stored: record.stored, files: record.files } };
@@ -60,7 +65,11 @@ export function parseRecord(text: string): { record: GenerationRecord } | { prob
  * `name:` of compose.yaml on disk, if it has one. Edits to some files are fine; a record copied
  * from another stack, or left behind in a folder whose files were replaced, is not.
  */
-export function recordMismatch(record: GenerationRecord, onDisk: (path: string) => string | undefined, composeProject?: string): string | undefined {
+export function recordMismatch(
+  record: GenerationRecord,
+  onDisk: (path: string) => string | undefined,
+  composeProject?: string,
+): string | undefined {
   const project = record.stored.projectName;
   if (composeProject !== undefined && composeProject !== project) {
     return `${RECORD_FILE} describes the project "${String(project)}", but compose.yaml here is the project "${composeProject}". ${RECORD_HELP}`;

@@ -64,13 +64,7 @@ export interface Topology {
   secrets: Partial<Record<SecretKey, SecretSpec>>;
 }
 
-export type SecretKey =
-  | 'postgresSuperuser'
-  | 'postgresReplication'
-  | 'patroniRestApi'
-  | 'grafanaDb'
-  | 'grafanaSecretKey'
-  | 'grafanaAdmin';
+export type SecretKey = 'postgresSuperuser' | 'postgresReplication' | 'patroniRestApi' | 'grafanaDb' | 'grafanaSecretKey' | 'grafanaAdmin';
 
 export const SECRETS_DIR = 'secrets';
 const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `${SECRETS_DIR}/${name}`, purpose });
@@ -98,9 +92,12 @@ function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]):
 export function buildTopology(answers: Answers, history?: StackHistory): Topology {
   const mode = DATABASE_MODES[answers.dbMode];
   const database = mode.topology(answers, history);
-  const replicas = range(answers.grafanaReplicas).map(
-    (i): GrafanaReplica => ({ name: `grafana-${i}`, httpPort: 3000, gossipPort: 9094, gossipHost: `grafana-${i}.${NETWORKS.app}` }),
-  );
+  const replicas = range(answers.grafanaReplicas).map((i): GrafanaReplica => ({
+    name: `grafana-${i}`,
+    httpPort: 3000,
+    gossipPort: 9094,
+    gossipHost: `grafana-${i}.${NETWORKS.app}`,
+  }));
   return {
     project: answers.projectName,
     answers,

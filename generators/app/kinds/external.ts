@@ -28,10 +28,15 @@ export const external: DatabaseModeSpec<ExternalPostgres> = {
   usesDbNetwork: false,
   // The CA certificate, when there is one, is the user's own file: the generator copies it.
   files: () => [],
-  warnings: (a) => (a.dbSslMode === 'disable' ? ['db-ssl-mode disable: Grafana talks to the external database unencrypted, password included.'] : []),
+  warnings: (a) =>
+    a.dbSslMode === 'disable' ? ['db-ssl-mode disable: Grafana talks to the external database unencrypted, password included.'] : [],
   runsPostgres: false,
   title: (oneReplica) => (oneReplica ? 'one Grafana replica (not highly available)' : 'highly available Grafana'),
-  readme: { services: 'readme/services-external.md.ejs', health: 'readme/health-external.md.ejs', database: 'readme/database-external.md.ejs' },
+  readme: {
+    services: 'readme/services-external.md.ejs',
+    health: 'readme/health-external.md.ejs',
+    database: 'readme/database-external.md.ejs',
+  },
   arrivingFrom: {},
   refusals: () => [],
   planCommands: () => [],

@@ -41,5 +41,9 @@ export const haproxy: LoadBalancerSpec = {
   ],
   // HAProxy re-reads its configuration on SIGUSR2 (master-worker mode); open connections stay.
   reloadCommand: (service) => `docker compose kill -s USR2 ${service}`,
-  readme: { failover: 'readme/lb-haproxy-failover.md.ejs', rotation: 'readme/lb-haproxy-rotation.md.ejs', replay: 'readme/lb-haproxy-replay.md.ejs' },
+  readme: {
+    failover: 'readme/lb-haproxy-failover.md.ejs',
+    rotation: 'readme/lb-haproxy-rotation.md.ejs',
+    replay: 'readme/lb-haproxy-replay.md.ejs',
+  },
 };

@@ -37,5 +37,9 @@ export const nginx: LoadBalancerSpec = {
     },
   ],
   reloadCommand: (service) => `docker compose exec ${service} nginx -s reload`,
-  readme: { failover: 'readme/lb-nginx-failover.md.ejs', rotation: 'readme/lb-nginx-rotation.md.ejs', replay: 'readme/lb-nginx-replay.md.ejs' },
+  readme: {
+    failover: 'readme/lb-nginx-failover.md.ejs',
+    rotation: 'readme/lb-nginx-rotation.md.ejs',
+    replay: 'readme/lb-nginx-replay.md.ejs',
+  },
 };

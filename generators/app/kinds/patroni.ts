@@ -7,7 +7,16 @@ import { IMAGES, PATRONI_VERSION, patroniAptPackage, POSTGRES_IMAGES } from '../
 import { recreate } from '../commands.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from '../failover-profiles.js';
 import type { Answers } from '../questions.js';
-import { hardening, healthcheck, httpProbe, limits, POSTGRES_STOP_GRACE, uses, type Services, type Volumes } from '../render/compose-parts.js';
+import {
+  hardening,
+  healthcheck,
+  httpProbe,
+  limits,
+  POSTGRES_STOP_GRACE,
+  uses,
+  type Services,
+  type Volumes,
+} from '../render/compose-parts.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
 import { renderTemplate } from '../render/templates.js';
 import { IN_IMAGE, readOnlyMount, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
@@ -108,24 +117,30 @@ const etcdCluster = (upTo: number) =>
 
 function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
   const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
-  const etcdMembers = range(answers.etcdMembers).map(
-    (i): EtcdMember => ({
-      name: etcdName(i),
-      clientPort: 2379,
-      peerPort: 2380,
-      peerUrl: etcdPeerUrl(i),
-      clientUrl: `http://${etcdName(i)}:2379`,
-      initialClusterState: i <= founders ? 'new' : 'existing',
-      initialCluster: etcdCluster(Math.max(i, founders)),
-    }),
-  );
-  const nodes = range(answers.patroniNodes).map(
-    (i): PatroniNode => ({ name: `pg-${i}`, postgresPort: 5432, restApiPort: 8008, configFile: `${STACK_FILES.patroniConfig.path}/pg-${i}.yml` }),
-  );
+  const etcdMembers = range(answers.etcdMembers).map((i): EtcdMember => ({
+    name: etcdName(i),
+    clientPort: 2379,
+    peerPort: 2380,
+    peerUrl: etcdPeerUrl(i),
+    clientUrl: `http://${etcdName(i)}:2379`,
+    initialClusterState: i <= founders ? 'new' : 'existing',
+    initialCluster: etcdCluster(Math.max(i, founders)),
+  }));
+  const nodes = range(answers.patroniNodes).map((i): PatroniNode => ({
+    name: `pg-${i}`,
+    postgresPort: 5432,
+    restApiPort: 8008,
+    configFile: `${STACK_FILES.patroniConfig.path}/pg-${i}.yml`,
+  }));
   return {
     mode: 'patroni',
     // A first generation (no history) gets the current layout; an older stack keeps its own, new members too.
-    etcd: { members: etcdMembers, image: IMAGES.etcd, dataVolume: ETCD_DATA_VOLUME, dataDir: history?.etcdDataDir ?? ETCD_DATA_DIRS.current },
+    etcd: {
+      members: etcdMembers,
+      image: IMAGES.etcd,
+      dataVolume: ETCD_DATA_VOLUME,
+      dataDir: history?.etcdDataDir ?? ETCD_DATA_DIRS.current,
+    },
     patroni: {
       nodes,
       timing: FAILOVER_PROFILES[answers.failoverProfile],
@@ -178,7 +193,10 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
     out[node.name] = {
       build: { context: `./${STACK_FILES.patroniImage.path}` },
       depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
-      volumes: [`${node.name}-data:${patroni.dataVolume}`, readOnlyMount({ path: node.configFile, inContainer: STACK_FILES.patroniConfig.inContainer })],
+      volumes: [
+        `${node.name}-data:${patroni.dataVolume}`,
+        readOnlyMount({ path: node.configFile, inContainer: STACK_FILES.patroniConfig.inContainer }),
+      ],
       secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
       networks: [NETWORKS.db],
       restart: 'unless-stopped',
@@ -359,7 +377,13 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
   asks: ['patroniNodes', 'etcdMembers', 'synchronousReplication', 'postgresMajor', 'failoverProfile'],
   secrets: ['postgresSuperuser', 'postgresReplication', 'patroniRestApi', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
   topology: patroniCluster,
-  grafanaEndpoint: (answers, db) => ({ host: db.dbRouter.name, port: db.dbRouter.primaryPort, name: answers.dbName, user: answers.dbUser, sslMode: 'disable' }),
+  grafanaEndpoint: (answers, db) => ({
+    host: db.dbRouter.name,
+    port: db.dbRouter.primaryPort,
+    name: answers.dbName,
+    user: answers.dbUser,
+    sslMode: 'disable',
+  }),
   serviceNames: (db) => [...db.etcd.members.map((m) => m.name), ...db.patroni.nodes.map((n) => n.name), db.dbRouter.name],
   services,
   grafanaDependsOn: (db) => ({ [db.dbRouter.name]: { condition: 'service_healthy' } }),
@@ -372,7 +396,11 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     services: 'readme/services-patroni.md.ejs',
     health: 'readme/health-patroni.md.ejs',
     database: 'readme/database-patroni.md.ejs',
-    growing: { options: '--patroni-nodes 4 --etcd-members 5', steps: 'readme/growing-patroni.md.ejs', shrinking: 'readme/shrinking-patroni.md.ejs' },
+    growing: {
+      options: '--patroni-nodes 4 --etcd-members 5',
+      steps: 'readme/growing-patroni.md.ejs',
+      shrinking: 'readme/shrinking-patroni.md.ejs',
+    },
   },
   arrivingFrom: {
     single:
@@ -381,4 +409,3 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
   refusals,
   planCommands,
 };
-

@@ -28,7 +28,13 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
       dataVolume: postgresData(answers.postgresMajor).dataVolume,
     },
   }),
-  grafanaEndpoint: (answers, db) => ({ host: db.server.name, port: db.server.port, name: answers.dbName, user: answers.dbUser, sslMode: 'disable' }),
+  grafanaEndpoint: (answers, db) => ({
+    host: db.server.name,
+    port: db.server.port,
+    name: answers.dbName,
+    user: answers.dbUser,
+    sslMode: 'disable',
+  }),
   serviceNames: (db) => [db.server.name],
   services: (t, { server }, volumes) => {
     volumes[`${server.name}-data`] = {};
@@ -61,7 +67,9 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
   ],
   runsPostgres: true,
   title: (oneReplica) =>
-    oneReplica ? 'one Grafana replica on a single PostgreSQL (not highly available)' : 'Grafana replicas on a single PostgreSQL (database not HA)',
+    oneReplica
+      ? 'one Grafana replica on a single PostgreSQL (not highly available)'
+      : 'Grafana replicas on a single PostgreSQL (database not HA)',
   readme: { services: 'readme/services-single.md.ejs', health: 'readme/health-single.md.ejs', database: 'readme/database-single.md.ejs' },
   arrivingFrom: { patroni: 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.' },
   refusals: () => [],

@@ -69,6 +69,7 @@ export function composeObject(t: Topology) {
 }
 
 /** Whether the stack has an image to build (`docker compose build`): only the Patroni nodes' image. */
-export const buildsImages = (compose: ReturnType<typeof composeObject>) => Object.values(compose.services).some((s) => 'build' in (s as object));
+export const buildsImages = (compose: ReturnType<typeof composeObject>) =>
+  Object.values(compose.services).some((s) => 'build' in (s as object));
 
 export const renderCompose = (compose: ReturnType<typeof composeObject>) => dump(compose, { noRefs: true, lineWidth: -1 });

@@ -47,7 +47,9 @@ function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {
     adminPasswordFile: SECRETS.grafanaAdmin.file,
     buildsImages: buildsImages(compose),
     etcdSinglePoint: db.mode === 'patroni' && db.etcd.members.length === 1,
-    refusedChanges: mode.runsPostgres ? 'the project name, the PostgreSQL major version or the database mode' : 'the project name or the database mode',
+    refusedChanges: mode.runsPostgres
+      ? 'the project name, the PostgreSQL major version or the database mode'
+      : 'the project name or the database mode',
     containerUsers: mode.runsPostgres ? 'Grafana as 472, PostgreSQL as 999' : 'Grafana as 472',
     /** How Grafana's connection to an external database is protected, for the limits. */
     externalDbLink: mode.runsPostgres ? undefined : `Grafana reaches your database with \`ssl_mode=${sslMode}\`: ${EXTERNAL_SSL[sslMode]}.`,
