@@ -5,8 +5,7 @@ import { IMAGES, PATRONI_VERSION, POSTGRES_IMAGES } from '../generators/app/cata
 import { patroniTimingProblems } from '../generators/app/failover-profiles.js';
 import type { Answers } from '../generators/app/questions.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-ini.js';
-import type { PatroniCluster } from '../generators/app/kinds/patroni.js';
-import { STACK_FILES } from '../generators/app/stack-files.js';
+import { PATRONI_FILES, type PatroniCluster } from '../generators/app/kinds/patroni.js';
 import { serviceNames, type Topology } from '../generators/app/topology.js';
 import { filesFor, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
 
@@ -129,10 +128,10 @@ describe.each(MATRIX)('stack for %j', (raw) => {
     // patronictl reads PATRONICTL_CONFIG_FILE when -c is not given (patroni/ctl.py); without a config it has
     // only the PATRONI_* variables, no REST API user name, and crashes with KeyError: 'username'.
     expect(files['patroni/image/Dockerfile']).toMatch(
-      new RegExp(`^ENV PATRONICTL_CONFIG_FILE=${STACK_FILES.patroniConfig.inContainer}$`, 'm'),
+      new RegExp(`^ENV PATRONICTL_CONFIG_FILE=${PATRONI_FILES.nodeConfig.inContainer}$`, 'm'),
     );
     for (const node of patroniOf(t).patroni.nodes) {
-      expect(compose.services[node.name].volumes).toContain(`./${node.configFile}:${STACK_FILES.patroniConfig.inContainer}:ro`);
+      expect(compose.services[node.name].volumes).toContain(`./${node.configFile}:${PATRONI_FILES.nodeConfig.inContainer}:ro`);
     }
     const readme = files['README.md'];
     expect(readme).toContain(`docker compose exec ${patroniOf(t).patroni.nodes[0].name} patronictl list`);

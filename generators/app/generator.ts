@@ -295,7 +295,8 @@ export default class GrafanaHaGenerator extends Generator {
       throw new ConfigError(rerun.plan.refusals, 'This change cannot be applied to the running stack');
     }
     const passwordFile = optionValue(options, 'db-password-file');
-    if (passwordFile && topology.database.mode !== 'external') {
+    // Only a mode whose database password the user brings (external) takes one.
+    if (passwordFile && !topology.secrets.grafanaDb?.userProvided) {
       throw new ConfigError(['--db-password-file: only for --db-mode external; the stack generates its own database passwords']);
     }
     const password = this.externalDbPassword ?? readPasswordFile(passwordFile);

@@ -1,6 +1,8 @@
 /**
- * The stack's files and where the containers see them: one table, read by the renderers, compose.yaml,
- * the re-run plan and the stack README, so that no path is typed out twice.
+ * The stack's files and where the containers see them: one table for the files every stack has, read
+ * by the renderers, compose.yaml, the re-run plan and the stack README, so that no path is typed out
+ * twice. A kind's own files (the load balancer's config, the Patroni nodes' image, …) are in the same
+ * shape in that kind's module, which owns them.
  */
 import type { SecretSpec } from './topology.js';
 
@@ -18,10 +20,8 @@ export interface StackFile {
   command?: string;
 }
 
-const script = (path: string): StackFile => ({ path, command: `./${path}` });
-
-/** HAProxy's image reads its configuration here: the load balancer and the DB router alike. */
-const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
+/** A script of the stack folder, run from there as `./<path>`. */
+export const script = (path: string): StackFile => ({ path, command: `./${path}` });
 
 export const STACK_FILES = {
   compose: { path: 'compose.yaml' },
@@ -32,25 +32,14 @@ export const STACK_FILES = {
   gossipWrapper: { path: 'grafana/gossip-address.sh', inContainer: '/etc/grafana/gossip-address.sh' },
   /** The CA certificate of an external database, copied into the stack. */
   externalDbCa: { path: 'grafana/db-ca.crt', inContainer: '/etc/grafana/db-ca.crt' },
-  haproxyLbConfig: { path: 'lb/haproxy.cfg', inContainer: HAPROXY_CFG_IN_CONTAINER },
-  nginxLbConfig: { path: 'lb/nginx.conf', inContainer: '/etc/nginx/nginx.conf' },
   /** Takes a Grafana replica out of the load balancer's rotation (and back): `out|in <replica>`. */
   lbRotation: script('scripts/lb-rotation.sh'),
-  dbRouterConfig: { path: 'db-router/haproxy.cfg', inContainer: HAPROXY_CFG_IN_CONTAINER },
-  /** Run from the stack folder to add one etcd member to the running cluster. */
-  etcdAddMember: script('scripts/etcd-add-member.sh'),
-  /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
-  patroniConfig: { path: 'patroni', inContainer: '/etc/patroni/patroni.yml' },
-  /** The Patroni nodes' image: built by `docker compose build` from this folder. */
-  patroniImage: { path: 'patroni/image' },
-  /** SQL creating Grafana's role and database: Patroni's post_bootstrap runs it. */
-  patroniInitSql: { path: 'patroni/image/create-grafana-db.sql', inContainer: '/usr/local/share/grafana-ha/create-grafana-db.sql' },
-  /** The same for the single server: the postgres image's entrypoint runs it on the first start. */
-  singleInitSql: { path: 'postgres/create-grafana-db.sql', inContainer: '/docker-entrypoint-initdb.d/create-grafana-db.sql' },
 } as const satisfies Record<string, StackFile>;
 
 /** Paths inside the images the stack runs or builds, which no file of the stack folder maps to. */
 export const IN_IMAGE = {
+  /** HAProxy's image reads its configuration here: the load balancer and the DB router alike. */
+  haproxyConfig: '/usr/local/etc/haproxy/haproxy.cfg',
   /** The grafana/grafana image's ENTRYPOINT, which the gossip-address wrapper execs. */
   grafanaEntrypoint: '/run.sh',
   /** Where PGDG's (and Debian's) patroni package installs patronictl; the wrapper in /usr/local/bin execs it. */

@@ -48,7 +48,16 @@ export interface DatabaseModeSpec<D> {
    * Stack README partials (templates/stack/readme/). `growing`, for a mode whose own services grow:
    * the options of the example re-run, and partials for its steps and for shrinking.
    */
-  readme: { services: string; health: string; database: string; growing?: { options: string; steps: string; shrinking: string } };
+  readme: {
+    services: string;
+    health: string;
+    database: string;
+    /** How the image the stack builds is made, when it builds one. */
+    image?: string;
+    growing?: { options: string; steps: string; shrinking: string };
+  };
+  /** What its README partials show beyond the topology (figures, file names, …). */
+  readmeFacts: (db: D) => Record<string, unknown>;
   /** Why a re-run that switches from `from` into this mode must move the data, and how. */
   arrivingFrom: Partial<Record<DbMode, string>>;
   /** Changes within the mode that a running stack cannot take. */

@@ -37,6 +37,7 @@ export const external: DatabaseModeSpec<ExternalPostgres> = {
     health: 'readme/health-external.md.ejs',
     database: 'readme/database-external.md.ejs',
   },
+  readmeFacts: () => ({}),
   arrivingFrom: {},
   refusals: () => [],
   planCommands: () => [],

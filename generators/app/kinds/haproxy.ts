@@ -1,23 +1,24 @@
 /** HAProxy in front of Grafana: active health checks, and a runtime API to drain a replica. */
 import { IMAGES } from '../catalog.js';
 import { renderTemplate } from '../render/templates.js';
-import { STACK_FILES } from '../stack-files.js';
+import { IN_IMAGE, STACK_FILES } from '../stack-files.js';
 import type { LoadBalancerSpec } from './load-balancer.js';
 
 /** The LB's HAProxy runtime API, on its own loopback: only `docker compose exec` reaches it. */
 const RUNTIME_API_PORT = 9999;
 const BACKEND = 'grafana';
+const CONFIG = { path: 'lb/haproxy.cfg', inContainer: IN_IMAGE.haproxyConfig };
 
 export const haproxy: LoadBalancerSpec = {
   product: 'HAProxy',
   summary: 'active health checks',
   choiceHelp: 'active health checks; drains a replica through its runtime API',
   image: IMAGES.haproxy,
-  config: STACK_FILES.haproxyLbConfig,
+  config: CONFIG,
   noReplicaStatus: 503,
   files: ({ grafana, loadBalancer }) => [
     {
-      path: STACK_FILES.haproxyLbConfig.path,
+      path: CONFIG.path,
       contents: renderTemplate('lb/haproxy.cfg', {
         replicas: grafana.replicas,
         listenPort: loadBalancer.listenPort,

@@ -5,6 +5,8 @@ import { STACK_FILES } from '../stack-files.js';
 import type { LoadBalancerSpec } from './load-balancer.js';
 
 /** Passive checks: one failed connection takes a replica out for this long. */
+const CONFIG = { path: 'lb/nginx.conf', inContainer: '/etc/nginx/nginx.conf' };
+
 export const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: '1s' } as const;
 
 export const nginx: LoadBalancerSpec = {
@@ -12,11 +14,11 @@ export const nginx: LoadBalancerSpec = {
   summary: 'passive checks',
   choiceHelp: 'open source nginx: passive checks only',
   image: IMAGES.nginx,
-  config: STACK_FILES.nginxLbConfig,
+  config: CONFIG,
   noReplicaStatus: 502,
   files: ({ grafana, loadBalancer }) => [
     {
-      path: STACK_FILES.nginxLbConfig.path,
+      path: CONFIG.path,
       contents: renderTemplate('lb/nginx.conf', {
         replicas: grafana.replicas,
         listenPort: loadBalancer.listenPort,
@@ -32,7 +34,7 @@ export const nginx: LoadBalancerSpec = {
         script: STACK_FILES.lbRotation.command,
         replicas: grafana.replicas.map((r) => r.name),
         lb: loadBalancer.name,
-        config: STACK_FILES.nginxLbConfig.path,
+        config: CONFIG.path,
       }),
     },
   ],

@@ -6,6 +6,7 @@
 import { IMAGES, PATRONI_VERSION, patroniAptPackage, POSTGRES_IMAGES } from '../catalog.js';
 import { recreate } from '../commands.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from '../failover-profiles.js';
+import { DRILLS_MEASURED, measuredFailuresFor } from '../measured-failures.js';
 import type { Answers } from '../questions.js';
 import {
   hardening,
@@ -19,12 +20,25 @@ import {
 } from '../render/compose-parts.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
 import { renderTemplate } from '../render/templates.js';
-import { IN_IMAGE, readOnlyMount, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
+import { IN_IMAGE, readOnlyMount, script, SECRETS_IN_CONTAINER, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
 import type { Topology } from '../topology.js';
 import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
 import { renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
+
+/** The files a Patroni stack adds, and where its containers see them. */
+export const PATRONI_FILES = {
+  dbRouterConfig: { path: 'db-router/haproxy.cfg', inContainer: IN_IMAGE.haproxyConfig },
+  /** Run from the stack folder to add one etcd member to the running cluster. */
+  etcdAddMember: script('scripts/etcd-add-member.sh'),
+  /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
+  nodeConfig: { path: 'patroni', inContainer: '/etc/patroni/patroni.yml' },
+  /** The Patroni nodes' image: built by `docker compose build` from this folder. */
+  image: { path: 'patroni/image' },
+  /** SQL creating Grafana's role and database: Patroni's post_bootstrap runs it. */
+  initSql: { path: 'patroni/image/create-grafana-db.sql', inContainer: '/usr/local/share/grafana-ha/create-grafana-db.sql' },
+} as const;
 
 /** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
 export const ETCD_DATA_VOLUME = '/var/lib/etcd';
@@ -130,7 +144,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
     name: `pg-${i}`,
     postgresPort: 5432,
     restApiPort: 8008,
-    configFile: `${STACK_FILES.patroniConfig.path}/pg-${i}.yml`,
+    configFile: `${PATRONI_FILES.nodeConfig.path}/pg-${i}.yml`,
   }));
   return {
     mode: 'patroni',
@@ -191,11 +205,11 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
   for (const node of patroni.nodes) {
     volumes[`${node.name}-data`] = {};
     out[node.name] = {
-      build: { context: `./${STACK_FILES.patroniImage.path}` },
+      build: { context: `./${PATRONI_FILES.image.path}` },
       depends_on: Object.fromEntries(etcd.members.map((m) => [m.name, { condition: 'service_healthy' }])),
       volumes: [
         `${node.name}-data:${patroni.dataVolume}`,
-        readOnlyMount({ path: node.configFile, inContainer: STACK_FILES.patroniConfig.inContainer }),
+        readOnlyMount({ path: node.configFile, inContainer: PATRONI_FILES.nodeConfig.inContainer }),
       ],
       secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
       networks: [NETWORKS.db],
@@ -215,7 +229,7 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
     image: dbRouter.image,
     // Started, not healthy: the router follows whichever node Patroni makes primary.
     depends_on: Object.fromEntries(patroni.nodes.map((n) => [n.name, { condition: 'service_started' }])),
-    volumes: [readOnlyMount(STACK_FILES.dbRouterConfig)],
+    volumes: [readOnlyMount(PATRONI_FILES.dbRouterConfig)],
     networks: [NETWORKS.app, NETWORKS.db],
     restart: 'unless-stopped',
     // Healthy only while exactly one primary is routable.
@@ -229,10 +243,10 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
 function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
   const { patroni, dbRouter, etcd } = db;
   const { secrets } = t;
-  const image = STACK_FILES.patroniImage.path;
+  const image = PATRONI_FILES.image.path;
   return [
     {
-      path: STACK_FILES.dbRouterConfig.path,
+      path: PATRONI_FILES.dbRouterConfig.path,
       contents: renderTemplate('db-router/haproxy.cfg', {
         nodes: patroni.nodes.map((n) => n.name),
         postgresPort: patroni.nodes[0].postgresPort,
@@ -253,8 +267,8 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         dataVolume: patroni.dataVolume,
         withSecrets: IN_IMAGE.withSecrets,
         postBootstrap: IN_IMAGE.postBootstrap,
-        initSql: STACK_FILES.patroniInitSql.inContainer,
-        configFile: STACK_FILES.patroniConfig.inContainer,
+        initSql: PATRONI_FILES.initSql.inContainer,
+        configFile: PATRONI_FILES.nodeConfig.inContainer,
       }),
     },
     {
@@ -277,14 +291,14 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
     {
       path: `${image}/post-bootstrap.sh`,
       mode: 0o755,
-      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: STACK_FILES.patroniInitSql.inContainer }),
+      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: PATRONI_FILES.initSql.inContainer }),
     },
-    initSqlFile(t, STACK_FILES.patroniInitSql.path),
+    initSqlFile(t, PATRONI_FILES.initSql.path),
     {
-      path: STACK_FILES.etcdAddMember.path,
+      path: PATRONI_FILES.etcdAddMember.path,
       mode: 0o755,
       contents: renderTemplate('stack/etcd-add-member.sh', {
-        script: STACK_FILES.etcdAddMember.command,
+        script: PATRONI_FILES.etcdAddMember.command,
         members: etcd.members.map((m) => m.name),
         peerPort: etcd.members[0].peerPort,
       }),
@@ -332,7 +346,7 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
   const commands: string[] = [];
   // 1. etcd first, one member at a time: new ones announced then started, changed ones recreated (quorum holds).
   for (const member of db.etcd.members) {
-    if (isNew(member.name)) commands.push(`${STACK_FILES.etcdAddMember.command} ${member.name}`);
+    if (isNew(member.name)) commands.push(`${PATRONI_FILES.etcdAddMember.command} ${member.name}`);
     else if (redefined(member.name)) commands.push(recreate(member.name));
   }
 
@@ -356,7 +370,7 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
 
   // 3. HAProxy re-reads its configuration on SIGUSR2 (master-worker mode); open connections stay.
   if (redefined(db.dbRouter.name)) commands.push(recreate(db.dbRouter.name));
-  else if (fileChanged(STACK_FILES.dbRouterConfig.path)) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
+  else if (fileChanged(PATRONI_FILES.dbRouterConfig.path)) commands.push(`docker compose kill -s USR2 ${db.dbRouter.name}`);
   return commands;
 }
 
@@ -396,12 +410,22 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     services: 'readme/services-patroni.md.ejs',
     health: 'readme/health-patroni.md.ejs',
     database: 'readme/database-patroni.md.ejs',
+    image: 'readme/image-patroni.md.ejs',
     growing: {
       options: '--patroni-nodes 4 --etcd-members 5',
       steps: 'readme/growing-patroni.md.ejs',
       shrinking: 'readme/shrinking-patroni.md.ejs',
     },
   },
+  readmeFacts: (db) => ({
+    patroniFiles: PATRONI_FILES,
+    patroniPackage: patroniAptPackage(db.patroni.version),
+    etcdSinglePoint: db.etcd.members.length === 1,
+    profiles: FAILOVER_PROFILES,
+    stopGrace: POSTGRES_STOP_GRACE,
+    drillsMeasured: DRILLS_MEASURED,
+    measuredFailures: measuredFailuresFor(db.patroni.synchronous),
+  }),
   arrivingFrom: {
     single:
       'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start only the database (`docker compose up -d --wait db-router`), restore the dump through the DB router, then start the rest (README.md has the commands).',

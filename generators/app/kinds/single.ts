@@ -2,10 +2,13 @@
 import { POSTGRES_IMAGES } from '../catalog.js';
 import { recreate } from '../commands.js';
 import { hardening, healthcheck, limits, POSTGRES_ENTRYPOINT_CAPS, POSTGRES_STOP_GRACE, uses } from '../render/compose-parts.js';
-import { readOnlyMount, secretPath, STACK_FILES } from '../stack-files.js';
+import { readOnlyMount, secretPath } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
 import type { DatabaseModeSpec } from './database-mode.js';
 import { initSqlFile, postgresData } from './postgres.js';
+
+/** SQL creating Grafana's role and database: the postgres image's entrypoint runs it on the first start. */
+const INIT_SQL = { path: 'postgres/create-grafana-db.sql', inContainer: '/docker-entrypoint-initdb.d/create-grafana-db.sql' };
 
 export interface SinglePostgres {
   mode: 'single';
@@ -41,7 +44,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
     return {
       [server.name]: {
         image: server.image,
-        volumes: [`${server.name}-data:${server.dataVolume}`, readOnlyMount(STACK_FILES.singleInitSql)],
+        volumes: [`${server.name}-data:${server.dataVolume}`, readOnlyMount(INIT_SQL)],
         secrets: uses(t.secrets.postgresSuperuser, t.secrets.grafanaDb),
         environment: {
           // The official image reads *_FILE variables itself.
@@ -61,7 +64,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
   },
   grafanaDependsOn: (db) => ({ [db.server.name]: { condition: 'service_healthy' } }),
   usesDbNetwork: false,
-  files: (t) => [initSqlFile(t, STACK_FILES.singleInitSql.path)],
+  files: (t) => [initSqlFile(t, INIT_SQL.path)],
   warnings: () => [
     'db-mode single: one PostgreSQL container, no database HA. For development and trials; growing it into patroni later means moving the data (see the stack README).',
   ],
@@ -71,6 +74,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
       ? 'one Grafana replica on a single PostgreSQL (not highly available)'
       : 'Grafana replicas on a single PostgreSQL (database not HA)',
   readme: { services: 'readme/services-single.md.ejs', health: 'readme/health-single.md.ejs', database: 'readme/database-single.md.ejs' },
+  readmeFacts: () => ({}),
   arrivingFrom: { patroni: 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.' },
   refusals: () => [],
   planCommands: (_was, _after, db, change, notes) => {

@@ -3,15 +3,11 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  * The database mode and the load balancer kind add their own files (kinds/).
  */
-import { patroniAptPackage } from '../catalog.js';
 import { replicaRestartCommands } from '../commands.js';
-import { FAILOVER_PROFILES } from '../failover-profiles.js';
 import { LOAD_BALANCERS, modeOf } from '../kinds/index.js';
-import { DRILLS_MEASURED, measuredFailuresFor } from '../measured-failures.js';
 import type { SslMode } from '../questions.js';
 import { IN_IMAGE, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS, SECRETS, SECRETS_DIR, type Topology } from '../topology.js';
-import { POSTGRES_STOP_GRACE } from './compose-parts.js';
 import { buildsImages, composeObject, renderCompose } from './compose.js';
 import { renderGrafanaIni } from './grafana-ini.js';
 import { renderTemplate } from './templates.js';
@@ -46,7 +42,6 @@ function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {
     files: STACK_FILES,
     adminPasswordFile: SECRETS.grafanaAdmin.file,
     buildsImages: buildsImages(compose),
-    etcdSinglePoint: db.mode === 'patroni' && db.etcd.members.length === 1,
     refusedChanges: mode.runsPostgres
       ? 'the project name, the PostgreSQL major version or the database mode'
       : 'the project name or the database mode',
@@ -79,15 +74,11 @@ export function renderStack(t: Topology): GeneratedFile[] {
       contents: renderTemplate('stack/README.md', {
         t,
         db: t.database,
-        patroniPackage: t.database.mode === 'patroni' ? patroniAptPackage(t.database.patroni.version) : undefined,
-        profiles: FAILOVER_PROFILES,
-        stopGrace: POSTGRES_STOP_GRACE,
         rotationScript: STACK_FILES.lbRotation.command,
         restartCommands: replicaRestartCommands(t.grafana.replicas[0].name),
-        drillsMeasured: DRILLS_MEASURED,
-        measuredFailures: t.database.mode === 'patroni' ? measuredFailuresFor(t.database.patroni.synchronous) : [],
         secretList: Object.values(secrets),
         ...readmeFacts(t, compose),
+        ...modeOf(t.database).readmeFacts(t.database),
       }),
     },
   ];
