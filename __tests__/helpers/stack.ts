@@ -17,6 +17,15 @@ export const TEST_CA_FILE = fileURLToPath(new URL('../fixtures/test-ca.crt', imp
 export const GENERATOR = fileURLToPath(new URL('../../generators/app/index.js', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/grafana-ha.js', import.meta.url));
 
+/** Answer sets covering every kind with 1 and 3 Grafana replicas, and 2 and 3 Patroni nodes. */
+export const ANSWER_MATRIX: Partial<Answers>[] = [];
+for (const loadBalancer of ['haproxy', 'nginx'] as const) {
+  for (const grafanaReplicas of [1, 3]) {
+    for (const patroniNodes of [2, 3]) ANSWER_MATRIX.push({ loadBalancer, grafanaReplicas, patroniNodes });
+  }
+  ANSWER_MATRIX.push({ loadBalancer, dbMode: 'single' }, { loadBalancer, dbMode: 'external', dbHost: 'pg.example.com' });
+}
+
 export const topologyFor = (raw: Partial<Answers> = {}) => buildTopology(validateAnswers(raw).answers);
 
 /** The pure pipeline's files as a path → contents map. */

@@ -21,7 +21,7 @@ export interface StackFile {
 }
 
 /** A script of the stack folder, run from there as `./<path>`. */
-export const script = (path: string): StackFile => ({ path, command: `./${path}` });
+export const script = (path: string): Required<Pick<StackFile, 'path' | 'command'>> => ({ path, command: `./${path}` });
 
 export const STACK_FILES = {
   compose: { path: 'compose.yaml' },

@@ -7,7 +7,7 @@ import { replicaRestartCommands } from '../commands.js';
 import { LOAD_BALANCERS, modeOf } from '../kinds/index.js';
 import type { SslMode } from '../questions.js';
 import { IN_IMAGE, STACK_FILES, type GeneratedFile } from '../stack-files.js';
-import { NETWORKS, SECRETS, SECRETS_DIR, type Topology } from '../topology.js';
+import { NETWORKS, SECRETS, SECRETS_DIR, type SecretSpec, type Topology } from '../topology.js';
 import { buildsImages, composeObject, renderCompose } from './compose.js';
 import { renderGrafanaIni } from './grafana-ini.js';
 import { renderTemplate } from './templates.js';
@@ -27,6 +27,17 @@ const EXTERNAL_SSL: Record<SslMode, string> = {
   require: "encrypted, but the server's certificate is not checked",
   'verify-full': "encrypted, and the server's certificate and host name are checked against the CA file",
 };
+
+/** What the stack README and its partials are given: the topology, and every title and variant decided here. */
+export type StackReadmeData = {
+  t: Topology;
+  db: Topology['database'];
+  rotationScript: string;
+  restartCommands: string[];
+  secretList: SecretSpec[];
+} & ReturnType<typeof readmeFacts> &
+  // What the database mode's own partials show (drill figures, file names, …).
+  Record<string, unknown>;
 
 /** Every title and variant the stack README chooses between, decided here so the template only lays them out. */
 function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {

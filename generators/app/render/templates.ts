@@ -3,6 +3,8 @@ import ejs from 'ejs';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GrafanaReplica } from '../topology.js';
+import type { StackReadmeData } from './index.js';
 
 /** The package root: the first folder above this file with a package.json (sources and dist/ alike). */
 function packageRoot(): string {
@@ -17,7 +19,69 @@ function packageRoot(): string {
 
 export const TEMPLATES_DIR = join(packageRoot(), 'templates');
 
-export function renderTemplate(name: string, data: Record<string, unknown>): string {
+/**
+ * What each template is given, by name (templates/<name>.ejs): a call with a missing, misspelt or
+ * extra key does not compile, and __tests__/templates.test.ts checks that each key given is read.
+ */
+export interface TemplateData {
+  'lb/haproxy.cfg': {
+    replicas: GrafanaReplica[];
+    listenPort: number;
+    statusPort: number;
+    runtimeApiPort: number;
+    rotationScript: string;
+    backend: string;
+  };
+  'lb/rotation-haproxy.sh': { script: string; replicas: string[]; lb: string; runtimeApiPort: number; backend: string };
+  'lb/nginx.conf': {
+    replicas: GrafanaReplica[];
+    listenPort: number;
+    statusPort: number;
+    rotationScript: string;
+    maxFails: number;
+    failTimeout: string;
+    connectTimeout: string;
+  };
+  'lb/rotation-nginx.sh': { script: string; replicas: string[]; lb: string; config: string };
+  'db-router/haproxy.cfg': {
+    nodes: string[];
+    postgresPort: number;
+    restApiPort: number;
+    primaryPort: number;
+    replicaPort: number;
+    statusPort: number;
+    grafanaConnMaxLifetime: number;
+  };
+  'patroni/Dockerfile': {
+    baseImage: string;
+    patroniPackage: string;
+    patronictl: string;
+    dataVolume: string;
+    withSecrets: string;
+    postBootstrap: string;
+    initSql: string;
+    configFile: string;
+  };
+  'patroni/patronictl.sh': { withSecrets: string; patronictl: string };
+  'patroni/with-secrets.sh': { secretsDir: string; secretVariables: { variable: string; secret: string }[] };
+  'patroni/post-bootstrap.sh': { sqlFile: string };
+  'postgres/create-grafana-db.sql': { passwordFile: string; role: string; database: string };
+  'stack/etcd-add-member.sh': { script: string; members: string[]; peerPort: number };
+  'grafana/gossip-address.sh': { entrypoint: string; network: string; port: number };
+  'stack/gitignore': { secretsDir: string };
+  /** The stack README and its partials (templates/stack/readme/), which see the same data. */
+  'stack/README.md': StackReadmeData;
+}
+
+export type TemplateName = keyof TemplateData;
+
+/** Keys each template was given, over this process: what the templates test compares with what they read. */
+export const keysGiven = new Map<TemplateName, Set<string>>();
+
+export function renderTemplate<N extends TemplateName>(name: N, data: TemplateData[N]): string {
   const file = join(TEMPLATES_DIR, `${name}.ejs`);
+  const given = keysGiven.get(name) ?? new Set<string>();
+  for (const key of Object.keys(data)) given.add(key);
+  keysGiven.set(name, given);
   return ejs.render(readFileSync(file, 'utf8'), data, { filename: file });
 }
