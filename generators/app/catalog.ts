@@ -16,6 +16,12 @@ export const POSTGRES_IMAGES: Record<number, string> = {
   18: 'postgres:18.6-trixie',
   17: 'postgres:17.11-trixie',
 };
+/** The base image for a PostgreSQL major (validated against POSTGRES_IMAGES before anything is built). */
+export function postgresImage(major: number): string {
+  const image = POSTGRES_IMAGES[major];
+  if (!image) throw new Error(`no PostgreSQL image for major ${major}`);
+  return image;
+}
 /** 18 is also what the lab's real-program tests run (lab/toolchain.sh). */
 export const POSTGRES_DEFAULT_MAJOR = 18;
 

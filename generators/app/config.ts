@@ -133,7 +133,10 @@ export function validateAnswers(
 /** Whether `version` (major.minor.patch) is older than `floor`. */
 const olderThan = (version: string, floor: string) => {
   const [a, b] = [version, floor].map((v) => v.split('.').map(Number));
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  for (let i = 0; i < 3; i++) {
+    const [x, y] = [a?.[i] ?? 0, b?.[i] ?? 0];
+    if (x !== y) return x < y;
+  }
   return false;
 };
 

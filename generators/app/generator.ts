@@ -31,7 +31,7 @@ function readPasswordFile(path: unknown): string | undefined {
   if (typeof path !== 'string' || path === '') return undefined;
   const unreadable = unreadableFileProblem(path);
   if (unreadable) throw new ConfigError([`--db-password-file: must be a readable file whose first line is the password (${unreadable})`]);
-  const password = readFileSync(path, 'utf8').split(/\r?\n/)[0];
+  const password = readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '';
   const empty = emptyPasswordProblem(password);
   if (empty) throw new ConfigError([`--db-password-file ${path}: its first line, the password, ${empty}`]);
   return password;

@@ -8,9 +8,11 @@ import { IMAGES } from './catalog.js';
 import { DATABASE_MODES, LOAD_BALANCERS, modeOf, type DatabaseTopology, type LoadBalancerKind } from './kinds/index.js';
 import type { StackHistory } from './kinds/patroni.js';
 import { NETWORKS } from './networks.js';
+import { numbered, type NonEmpty } from './numbered.js';
 import type { Answers, SslMode } from './questions.js';
+import { SECRETS, SECRETS_DIR, type SecretKey, type SecretSpec } from './secret-specs.js';
 
-export { NETWORKS, type DatabaseTopology, type StackHistory };
+export { NETWORKS, SECRETS, SECRETS_DIR, type DatabaseTopology, type SecretKey, type SecretSpec, type StackHistory };
 
 export interface GrafanaReplica {
   name: string;
@@ -19,14 +21,6 @@ export interface GrafanaReplica {
   gossipPort: number;
   /** This replica's name on the `app` network only, so that gossip never goes over `edge`. */
   gossipHost: string;
-}
-
-export interface SecretSpec {
-  name: string;
-  file: string;
-  purpose: string;
-  /** Only the user knows it (an external database's password): never invented. */
-  userProvided?: boolean;
 }
 
 /** Where and how Grafana connects, whatever the mode. */
@@ -45,7 +39,7 @@ export interface Topology {
   answers: Answers;
   database: DatabaseTopology;
   grafana: {
-    replicas: GrafanaReplica[];
+    replicas: NonEmpty<GrafanaReplica>;
     image: string;
     publicUrl: string;
     database: GrafanaDatabase;
@@ -64,24 +58,8 @@ export interface Topology {
   secrets: Partial<Record<SecretKey, SecretSpec>>;
 }
 
-export type SecretKey = 'postgresSuperuser' | 'postgresReplication' | 'patroniRestApi' | 'grafanaDb' | 'grafanaSecretKey' | 'grafanaAdmin';
-
-export const SECRETS_DIR = 'secrets';
-const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `${SECRETS_DIR}/${name}`, purpose });
-
-export const SECRETS: Record<SecretKey, SecretSpec> = {
-  postgresSuperuser: secret('postgres-superuser-password', 'PostgreSQL superuser (postgres), used by Patroni'),
-  postgresReplication: secret('postgres-replication-password', 'PostgreSQL replication user (replicator)'),
-  patroniRestApi: secret('patroni-restapi-password', "Patroni REST API's unsafe methods (user patroni)"),
-  grafanaDb: secret('grafana-db-password', "Grafana's PostgreSQL role (grafana)"),
-  grafanaSecretKey: secret('grafana-secret-key', 'Grafana [security] secret_key: encrypts data source secrets'),
-  grafanaAdmin: secret('grafana-admin-password', 'Grafana admin user, applied on the first start only'),
-};
-
 /** Grafana's root_url, and the links built from it, expect a trailing slash. */
 const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 /** The secrets a mode needs, with what they mean there. */
 function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]): Partial<Record<SecretKey, SecretSpec>> {
@@ -92,7 +70,7 @@ function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]):
 export function buildTopology(answers: Answers, history?: StackHistory): Topology {
   const mode = DATABASE_MODES[answers.dbMode];
   const database = mode.topology(answers, history);
-  const replicas = range(answers.grafanaReplicas).map((i): GrafanaReplica => ({
+  const replicas = numbered(answers.grafanaReplicas, (i): GrafanaReplica => ({
     name: `grafana-${i}`,
     httpPort: 3000,
     gossipPort: 9094,

@@ -3,7 +3,7 @@
  * image plus PGDG's Patroni), an etcd cluster for the leader key, and an HAProxy DB router that
  * sends Grafana to the current primary, following Patroni's REST API.
  */
-import { IMAGES, PATRONI_VERSION, patroniAptPackage, POSTGRES_IMAGES } from '../catalog.js';
+import { IMAGES, PATRONI_VERSION, patroniAptPackage, postgresImage } from '../catalog.js';
 import { recreate } from '../commands.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from '../failover-profiles.js';
 import { DRILLS_MEASURED, measuredFailuresFor } from '../measured-failures.js';
@@ -22,6 +22,8 @@ import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
 import { renderTemplate } from '../render/templates.js';
 import { IN_IMAGE, readOnlyMount, script, SECRETS_IN_CONTAINER, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
+import { SECRETS } from '../secret-specs.js';
+import { numbered, type NonEmpty } from '../numbered.js';
 import type { Topology } from '../topology.js';
 import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
 import { renderPatroniConfig } from './patroni-yaml.js';
@@ -92,14 +94,14 @@ export interface PatroniNode {
 export interface PatroniCluster {
   mode: 'patroni';
   etcd: {
-    members: EtcdMember[];
+    members: NonEmpty<EtcdMember>;
     image: string;
     /** Where each member's named volume is mounted, and etcd's data directory (the same for every member). */
     dataVolume: string;
     dataDir: EtcdDataDir;
   };
   patroni: {
-    nodes: PatroniNode[];
+    nodes: NonEmpty<PatroniNode>;
     timing: PatroniTiming;
     synchronous: boolean;
     postgresMajor: number;
@@ -131,7 +133,7 @@ const etcdCluster = (upTo: number) =>
 
 function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluster {
   const founders = Math.min(history?.etcdFoundingMembers ?? answers.etcdMembers, answers.etcdMembers);
-  const etcdMembers = range(answers.etcdMembers).map((i): EtcdMember => ({
+  const etcdMembers = numbered(answers.etcdMembers, (i): EtcdMember => ({
     name: etcdName(i),
     clientPort: 2379,
     peerPort: 2380,
@@ -140,7 +142,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
     initialClusterState: i <= founders ? 'new' : 'existing',
     initialCluster: etcdCluster(Math.max(i, founders)),
   }));
-  const nodes = range(answers.patroniNodes).map((i): PatroniNode => ({
+  const nodes = numbered(answers.patroniNodes, (i): PatroniNode => ({
     name: `pg-${i}`,
     postgresPort: 5432,
     restApiPort: 8008,
@@ -160,7 +162,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
       timing: FAILOVER_PROFILES[answers.failoverProfile],
       synchronous: answers.synchronousReplication,
       postgresMajor: answers.postgresMajor,
-      baseImage: POSTGRES_IMAGES[answers.postgresMajor],
+      baseImage: postgresImage(answers.postgresMajor),
       version: PATRONI_VERSION,
       ...postgresData(answers.postgresMajor),
       binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
@@ -242,7 +244,6 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
 
 function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
   const { patroni, dbRouter, etcd } = db;
-  const { secrets } = t;
   const image = PATRONI_FILES.image.path;
   return [
     {
@@ -282,9 +283,9 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
       contents: renderTemplate('patroni/with-secrets.sh', {
         secretsDir: SECRETS_IN_CONTAINER,
         secretVariables: [
-          { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: secrets.postgresSuperuser!.name },
-          { variable: 'PATRONI_REPLICATION_PASSWORD', secret: secrets.postgresReplication!.name },
-          { variable: 'PATRONI_RESTAPI_PASSWORD', secret: secrets.patroniRestApi!.name },
+          { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: SECRETS.postgresSuperuser.name },
+          { variable: 'PATRONI_REPLICATION_PASSWORD', secret: SECRETS.postgresReplication.name },
+          { variable: 'PATRONI_RESTAPI_PASSWORD', secret: SECRETS.patroniRestApi.name },
         ],
       }),
     },

@@ -1,6 +1,7 @@
 /** What the modes that run PostgreSQL themselves (patroni, single) share. */
 import { renderTemplate } from '../render/templates.js';
 import { secretPath, type GeneratedFile } from '../stack-files.js';
+import { SECRETS } from '../secret-specs.js';
 import type { Topology } from '../topology.js';
 
 /**
@@ -18,7 +19,7 @@ export function postgresData(major: number) {
 export const initSqlFile = (t: Topology, path: string): GeneratedFile => ({
   path,
   contents: renderTemplate('postgres/create-grafana-db.sql', {
-    passwordFile: secretPath(t.secrets.grafanaDb!),
+    passwordFile: secretPath(SECRETS.grafanaDb),
     role: t.grafana.database.user,
     database: t.grafana.database.name,
   }),

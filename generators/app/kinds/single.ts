@@ -1,9 +1,10 @@
 /** One PostgreSQL container from the official image, no database HA: for development and trials. */
-import { POSTGRES_IMAGES } from '../catalog.js';
+import { postgresImage } from '../catalog.js';
 import { recreate } from '../commands.js';
 import { hardening, healthcheck, limits, POSTGRES_ENTRYPOINT_CAPS, POSTGRES_STOP_GRACE, uses } from '../render/compose-parts.js';
 import { readOnlyMount, secretPath } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
+import { SECRETS } from '../secret-specs.js';
 import type { DatabaseModeSpec } from './database-mode.js';
 import { initSqlFile, postgresData } from './postgres.js';
 
@@ -25,7 +26,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
     server: {
       name: 'postgres',
       port: 5432,
-      image: POSTGRES_IMAGES[answers.postgresMajor],
+      image: postgresImage(answers.postgresMajor),
       postgresMajor: answers.postgresMajor,
       // The image's own PGDATA applies: only the volume's place is ours to choose.
       dataVolume: postgresData(answers.postgresMajor).dataVolume,
@@ -48,7 +49,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
         secrets: uses(t.secrets.postgresSuperuser, t.secrets.grafanaDb),
         environment: {
           // The official image reads *_FILE variables itself.
-          POSTGRES_PASSWORD_FILE: secretPath(t.secrets.postgresSuperuser!),
+          POSTGRES_PASSWORD_FILE: secretPath(SECRETS.postgresSuperuser),
           POSTGRES_INITDB_ARGS: '--data-checksums --auth-host=scram-sha-256',
         },
         networks: [NETWORKS.app],

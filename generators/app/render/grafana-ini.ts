@@ -3,6 +3,7 @@
  * everywhere, secrets read from Docker secrets with Grafana's $__file{} syntax.
  */
 import { stringify } from 'ini';
+import { SECRETS } from '../secret-specs.js';
 import type { Topology } from '../topology.js';
 import { secretPath, STACK_FILES } from '../stack-files.js';
 
@@ -12,7 +13,7 @@ export const GRAFANA_CONN_MAX_LIFETIME_S = 600;
 export const GRAFANA_MIGRATION_LOCK_WAIT_S = 120;
 
 export function grafanaIniObject(t: Topology) {
-  const { grafana, secrets } = t;
+  const { grafana } = t;
   const db = grafana.database;
   return {
     server: {
@@ -28,7 +29,7 @@ export function grafanaIniObject(t: Topology) {
       host: `${db.host}:${db.port}`,
       name: db.name,
       user: db.user,
-      password: `$__file{${secretPath(secrets.grafanaDb!)}}`,
+      password: `$__file{${secretPath(SECRETS.grafanaDb)}}`,
       // disable inside the stack (internal network only); the external database's own choice otherwise.
       ssl_mode: db.sslMode,
       ...(db.caCert ? { ca_cert_path: STACK_FILES.externalDbCa.inContainer } : {}),
@@ -44,8 +45,8 @@ export function grafanaIniObject(t: Topology) {
     },
     security: {
       admin_user: 'admin',
-      admin_password: `$__file{${secretPath(secrets.grafanaAdmin!)}}`,
-      secret_key: `$__file{${secretPath(secrets.grafanaSecretKey!)}}`,
+      admin_password: `$__file{${secretPath(SECRETS.grafanaAdmin)}}`,
+      secret_key: `$__file{${secretPath(SECRETS.grafanaSecretKey)}}`,
       cookie_secure: grafana.publicUrl.startsWith('https:'),
     },
     unified_alerting: {
