@@ -29,9 +29,11 @@ const balancers = (process.env.BENCH_LBS ?? 'haproxy,nginx').split(',') as ('hap
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+  const at = (i: number) => s[i] ?? NaN;
+  return s.length ? (s.length % 2 ? at((s.length - 1) / 2) : (at(s.length / 2 - 1) + at(s.length / 2)) / 2) : NaN;
 };
-const fmt = (x: number | null, unit = ' s') => (x === null || Number.isNaN(x) ? 'n/a' : `${x.toFixed(1)}${unit}`);
+const fmt = (x: number | null | undefined, unit = ' s') =>
+  x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${x.toFixed(1)}${unit}`;
 
 interface Column {
   name: string;
@@ -183,7 +185,7 @@ if (DRILL_RUNS > 0) {
   console.log(
     `\nFailure drills (lab/drills.ts), ${DRILL_RUNS} run(s) per cell (the disk-full drill on ${DISK_FULL_VOLUME_MB} MB tmpfs data volumes, the far-behind one with asynchronous replication): write outage (median), and lost / two-primary / routed-to-a-replica counts over all runs.\n`,
   );
-  console.log(`| drill | what the stack did (${columns[0].name}) | ${columns.map((c) => c.name).join(' | ')} |`);
+  console.log(`| drill | what the stack did (${columns[0]?.name}) | ${columns.map((c) => c.name).join(' | ')} |`);
   console.log(`| ${['---', '---', ...columns.map(() => '---')].join(' | ')} |`);
   for (const name of names) {
     const cell = (c: Column) => {
@@ -191,7 +193,7 @@ if (DRILL_RUNS > 0) {
       const sum = (f: (d: DrillResult) => number) => runs.reduce((n, d) => n + f(d), 0);
       return `${fmt(median(runs.map((d) => d.writeOutageMs / 1000)))}; ${sum((d) => d.lost.length)} / ${sum((d) => d.twoPrimarySamples)} / ${sum((d) => d.routedToReplica)}`;
     };
-    console.log(`| ${name} | ${columns[0].drills.find((d) => d.drill === name)?.outcome ?? ''} | ${columns.map(cell).join(' | ')} |`);
+    console.log(`| ${name} | ${columns[0]?.drills.find((d) => d.drill === name)?.outcome ?? ''} | ${columns.map(cell).join(' | ')} |`);
   }
 }
 

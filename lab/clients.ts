@@ -198,7 +198,7 @@ export function outageAround(result: LoopResult, atMs: number): number {
   const before = oks.filter((t) => t <= at);
   const window = [before.length ? before[before.length - 1] : 0, ...oks.filter((t) => t > at)];
   let longest = 0;
-  for (let i = 1; i < window.length; i++) longest = Math.max(longest, window[i] - window[i - 1]);
+  for (let i = 1; i < window.length; i++) longest = Math.max(longest, (window[i] ?? 0) - (window[i - 1] ?? 0));
   return window.length > 1 ? longest : Infinity;
 }
 

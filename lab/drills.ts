@@ -253,11 +253,12 @@ export const patroniFrozen = (lab: StackLab) =>
         notes.push(`${promoted} promoted ${((promotedAt - at) / 1000).toFixed(1)} s after the freeze`);
         await sleep(10_000);
         // What the zombie's PostgreSQL (still running, still a primary to itself) took after the promotion.
-        const [{ n }] = await pgQuery<{ n: string }>(
+        const [row] = await pgQuery<{ n: string }>(
           lab,
           leader,
           `SELECT count(*) AS n FROM standin_writes WHERE at > to_timestamp(${promotedAt / 1000})`,
         );
+        const n = row?.n;
         notes.push(`Grafana writes committed on the frozen ${leader} after the promotion: ${n}`);
         if (Number(n) !== 0) throw new Error(`the zombie ${leader} took ${n} Grafana writes after ${promoted} was promoted`);
       } finally {
@@ -435,7 +436,7 @@ export function sizeLimitDataVolumes(stackDir: string, sizeMb: number): void {
   const volumes: Record<string, object> = {};
   for (const [name, service] of Object.entries(compose.services)) {
     for (const mount of service.volumes ?? []) {
-      const [volume, target] = mount.split(':');
+      const [volume, target = ''] = mount.split(':');
       // The postgres image's postgres user is 999:999; PostgreSQL wants its data directory private.
       if (target.startsWith('/var/lib/postgresql') && volume === `${name}-data`) {
         volumes[volume] = {
@@ -451,7 +452,7 @@ export function sizeLimitDataVolumes(stackDir: string, sizeMb: number): void {
 
 /** The mount point of a PostgreSQL node's data volume, as compose.yaml mounts it. */
 function dataVolumeMount(lab: StackLab, node: string): string {
-  const mount = (lab.config.services[node].volumes ?? []).find((v) => v.type === 'volume' && v.target.startsWith('/var/lib/postgresql'));
+  const mount = (lab.config.services[node]?.volumes ?? []).find((v) => v.type === 'volume' && v.target.startsWith('/var/lib/postgresql'));
   if (!mount) throw new Error(`${node} mounts no PostgreSQL data volume`);
   return mount.target;
 }

@@ -17,7 +17,8 @@ const ENGINE_SH = join(REPO_ROOT, 'lab/engine.sh');
 export function engineEnv(): Record<string, string> {
   const out = execFileSync('bash', [ENGINE_SH, 'env'], { encoding: 'utf8' });
   const env: Record<string, string> = {};
-  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]] = m[2].replace('$PATH', process.env.PATH ?? '/usr/bin:/bin');
+  for (const [, name = '', value = ''] of out.matchAll(/^export (\w+)=(.*)$/gm))
+    env[name] = value.replace('$PATH', process.env.PATH ?? '/usr/bin:/bin');
   return env;
 }
 

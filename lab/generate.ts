@@ -88,7 +88,7 @@ export function planCommands(output: string): string[] {
   for (const line of lines.slice(start + 1)) {
     const m = /^\s{4}((?:docker |\.\/|sleep )\S.*)$/.exec(line);
     if (!m) break;
-    commands.push(m[1].trim());
+    commands.push((m[1] ?? '').trim());
   }
   return commands;
 }

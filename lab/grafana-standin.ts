@@ -57,7 +57,7 @@ export function parseGrafanaIni(text: string, env: NodeJS.ProcessEnv = {}): Ini 
     if (!line || line.startsWith('#') || line.startsWith(';')) continue;
     const header = /^\[(.+)\]$/.exec(line);
     if (header) {
-      section = header[1].trim();
+      section = (header[1] ?? '').trim();
       ini[section] ??= {};
       continue;
     }

@@ -172,9 +172,11 @@ export interface PlannedRestartResult {
  * Recreates every Grafana replica, one at a time, the way the plan and the README do it: out of the
  * load balancer's rotation, recreated and healthy, back in. Under a reader, a writer and slow writes.
  */
+type Loop = ReturnType<typeof startLoop>;
+
 export async function plannedReplicaRestarts(lab: StackLab): Promise<PlannedRestartResult> {
   await waitEveryReplicaServes(lab);
-  const loops = [
+  const loops: [Loop, Loop, Loop] = [
     startLoop(lab, { method: 'GET', path: '/api/standin/ping', pauseMs: 10, maxMs: 240_000 }),
     startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 240_000 }),
     startLoop(lab, { method: 'POST', path: '/api/standin/writes?hold_ms=700', pauseMs: 0, maxMs: 240_000 }),
@@ -193,7 +195,7 @@ export async function plannedReplicaRestarts(lab: StackLab): Promise<PlannedRest
   } finally {
     await Promise.all(loops.map((l) => l.stop()));
   }
-  const [reads, writes, slow] = await Promise.all(loops.map((l) => l.stop()));
+  const [reads, writes, slow] = await Promise.all([loops[0].stop(), loops[1].stop(), loops[2].stop()]);
   const count = (r: LoopResult) => ({ acked: ackedIds(r).length, failed: failures(r).length });
   return {
     commands,

@@ -13,7 +13,8 @@ export interface RunResult {
 /** Runs a command; never throws (the caller decides what a failure means). */
 export function tryRun(argv: string[], timeoutMs = 30_000, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 16 << 20, ...opts }, (error, stdout, stderr) => {
+    const [file = '', ...args] = argv;
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 << 20, ...opts }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -30,7 +31,8 @@ export async function run(argv: string[], timeoutMs = 30_000): Promise<string> {
 /** Synchronous variant for exit handlers, where nothing asynchronous runs any more. */
 export function runSyncQuiet(argv: string[]): string {
   try {
-    return execFileSync(argv[0], argv.slice(1), { timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const [file = '', ...args] = argv;
+    return execFileSync(file, args, { timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   } catch {
     return '';
   }

@@ -190,12 +190,14 @@ export class StackLab {
 
   services(kind?: ServiceKind): string[] {
     return Object.keys(this.config.services)
-      .filter((n) => !kind || kindOf(this.config.services[n]) === kind)
+      .filter((n) => !kind || this.kind(n) === kind)
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   }
 
   kind(service: string): ServiceKind {
-    return kindOf(this.config.services[service]);
+    const definition = this.config.services[service];
+    if (!definition) throw new Error(`${this.project} has no service ${service}`);
+    return kindOf(definition);
   }
 
   /** The service that publishes a port on the host (the load balancer). */
@@ -207,7 +209,9 @@ export class StackLab {
 
   /** Where the host reaches the LB: the published port on loopback. */
   published(): Target {
-    return { host: '127.0.0.1', port: Number(this.config.services[this.lb].ports![0].published) };
+    const published = this.config.services[this.lb]?.ports?.[0]?.published;
+    if (!published) throw new Error(`${this.lb} publishes no port`);
+    return { host: '127.0.0.1', port: Number(published) };
   }
 
   /** A secret file of the stack, as the containers see it. */
@@ -251,7 +255,7 @@ export class StackLab {
     if (!this.hostnames.has(hostname)) {
       const lines = (await this.compose(['ps', '-a', '--format', '{{.ID}} {{.Service}}'])).trim().split('\n');
       for (const line of lines) {
-        const [id, service] = line.split(' ');
+        const [id = '', service = ''] = line.split(' ');
         this.hostnames.set(id.slice(0, 12), service);
       }
     }
@@ -320,7 +324,7 @@ export class StackLab {
       .slice(1)
       .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ pid: Number(m[1]), args: m[2] }))
+      .map((m) => ({ pid: Number(m[1]), args: m[2] ?? '' }))
       .filter((p) => match.test(p.args));
   }
 
@@ -345,11 +349,11 @@ export class StackLab {
     const pid = String(await this.inspect<number>(service, '.State.Pid'));
     for (const peer of peers) {
       const ip = await this.address(peer);
-      for (const rule of [
+      for (const [chain, direction] of [
         ['INPUT', '-s'],
         ['OUTPUT', '-d'],
-      ]) {
-        const r = await tryRun(['nsenter', '-t', pid, '-n', 'iptables', '-w', '-A', rule[0], rule[1], ip, '-j', 'DROP']);
+      ] as const) {
+        const r = await tryRun(['nsenter', '-t', pid, '-n', 'iptables', '-w', '-A', chain, direction, ip, '-j', 'DROP']);
         if (r.code !== 0) throw new Error(`partition ${service}: ${r.stderr}`);
       }
     }
@@ -413,7 +417,8 @@ export class StackLab {
 
 function quiet(argv: string[]): string {
   try {
-    return execFileSync(argv[0], argv.slice(1), { env: withEngine(), timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const [file = '', ...args] = argv;
+    return execFileSync(file, args, { env: withEngine(), timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   } catch {
     return '';
   }
