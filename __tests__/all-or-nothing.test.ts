@@ -1,5 +1,5 @@
 /**
- * A run writes everything or nothing (issue 10): every refusal and conflict is decided before the
+ * A run writes everything or nothing: every refusal and conflict is decided before the
  * first write, and a run stopped at any step of its commit (a failed write, SIGTERM, SIGINT) leaves
  * the previous stack byte for byte, or the complete new one. Through the real `grafana-ha` bin, with
  * no terminal, as CI runs it.

@@ -1,5 +1,5 @@
 /**
- * Failure drills of a mature PostgreSQL HA distribution (issue 16), as plain functions shared by
+ * Failure drills of a mature PostgreSQL HA distribution, as plain functions shared by
  * the jest suite (which asserts the invariants) and the benchmark (which reports the figures).
  * Each runs under a writer through Grafana's DB endpoint and a reader through the load balancer,
  * and watches every PostgreSQL node directly, as a client that bypasses the DB router would:

@@ -1,5 +1,5 @@
 /**
- * The failure drills of a mature PostgreSQL HA distribution (issue 16), on the real Docker Engine,
+ * The failure drills of a mature PostgreSQL HA distribution, on the real Docker Engine,
  * each under a writer through Grafana and a reader through the load balancer, with every node
  * watched directly. Asserts the invariants; the timings are the benchmark's (npm run bench:failover).
  */

@@ -30,7 +30,7 @@ jest.setTimeout(900_000);
 const sh = (command: string, cwd: string) => runShell(command, cwd, withEngine());
 
 for (const loadBalancer of ['haproxy', 'nginx'] as const)
-  describeLab(`issue 4: grow a running stack 2/3/3 → 3/4/5 with the re-run plan (${loadBalancer})`, () => {
+  describeLab(`grow a running stack 2/3/3 → 3/4/5 with the re-run plan (${loadBalancer})`, () => {
     let lab: StackLab | undefined;
     afterAll(() => lab?.destroy());
 
@@ -153,7 +153,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const)
 // A rolling change with the same number of replicas (here a new Grafana version: every replica is
 // recreated, one at a time, each out of the rotation while it restarts) behind nginx, which has no
 // active health checks and does not replay a request it has sent.
-describeLab('issue 4: rolling change of every Grafana replica behind nginx (same count)', () => {
+describeLab('rolling change of every Grafana replica behind nginx (same count)', () => {
   let lab: StackLab | undefined;
   afterAll(async () => {
     lab?.destroy();

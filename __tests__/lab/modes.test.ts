@@ -79,7 +79,7 @@ async function writeAndReadThroughLb(l: StackLab): Promise<{ ids: number[]; inst
   return { ids, instances };
 }
 
-describeLab('issue 5: database modes', () => {
+describeLab('database modes', () => {
   test('single: one PostgreSQL (the postgres image stand-in), healthy; the Grafana stand-ins read and write through it', async () => {
     const dir = generateStackWith(['--db-mode', 'single']);
     lab = await StackLab.start(dir, { log, removeStackDir: true });

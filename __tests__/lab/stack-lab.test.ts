@@ -38,7 +38,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
   }, 900_000); // includes waiting for the lab lock: jest runs the lab files in parallel workers, the lock serialises their labs
   afterAll(() => lab?.destroy());
 
-  test('1. bring-up: every service healthy, a write through the LB lands in the primary, replicas stream, a sync standby exists', async () => {
+  test('bring-up: every service healthy, a write through the LB lands in the primary, replicas stream, a sync standby exists', async () => {
     for (const service of lab.services()) await lab.waitHealthy(service, 120_000);
     const write = await waitFor(
       'a write through the LB',
@@ -56,11 +56,11 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(streaming).toHaveLength(lab.services('patroni').length - 1);
     expect(streaming.some((r) => r.sync_state === 'sync' || r.sync_state === 'quorum')).toBe(true);
     expect((await cluster(lab)).filter((m) => m.role === 'sync_standby').length).toBeGreaterThanOrEqual(1);
-    // etcd keeps its data in a directory it made 0700 itself: no permission warning at start (issue 9 item 6).
+    // etcd keeps its data in a directory it made 0700 itself: no permission warning at start.
     for (const member of lab.services('etcd')) expect(await lab.logs(member)).not.toMatch(/check file permission/);
   });
 
-  test('2. primary SIGKILLed under a writer: writes resume on a new primary, nothing acknowledged is lost, the old primary rejoins as a replica', async () => {
+  test('primary SIGKILLed under a writer: writes resume on a new primary, nothing acknowledged is lost, the old primary rejoins as a replica', async () => {
     const r = await primaryLoss(lab, 'kill', true);
     console.log(
       `SIGKILL: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`,
@@ -71,7 +71,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
   });
 
-  test('3. primary stopped gracefully: same guarantees', async () => {
+  test('primary stopped gracefully: same guarantees', async () => {
     const r = await primaryLoss(lab, 'stop', true);
     console.log(
       `graceful stop: ${r.oldLeader} → ${r.newLeader}, write outage ${(r.outageMs / 1000).toFixed(1)} s, ${r.acked} acked, ${r.lost.length} lost`,
@@ -81,7 +81,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
   });
 
-  test('7a. the DB router restarts: every Grafana replica recovers its DB connections by itself', async () => {
+  test('the DB router restarts: every Grafana replica recovers its DB connections by itself', async () => {
     await lab.restart('db-router');
     await lab.waitHealthy('db-router', 60_000);
     for (const g of lab.services('grafana-standin')) {
@@ -101,7 +101,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     }
   });
 
-  test('7b. DB router restarted while a Patroni node is down, then the node returns: no connection is handed to a replica', async () => {
+  test('DB router restarted while a Patroni node is down, then the node returns: no connection is handed to a replica', async () => {
     const leader = (await leaderName(lab))!;
     const replica = lab.services('patroni').find((n) => n !== leader)!;
     await lab.stop(replica);
@@ -128,7 +128,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(seen.primary).toBeGreaterThan(0);
   });
 
-  test('5. one etcd member of three dies: the database keeps accepting writes', async () => {
+  test('one etcd member of three dies: the database keeps accepting writes', async () => {
     const leaderBefore = await leaderName(lab);
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 60_000 });
     try {
@@ -146,7 +146,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
   });
 
-  test('4. primary cut off from etcd: it stops taking writes before another node is promoted; nothing acknowledged is lost', async () => {
+  test('primary cut off from etcd: it stops taking writes before another node is promoted; nothing acknowledged is lost', async () => {
     const leader = (await leaderName(lab))!;
     const others = lab.services('patroni').filter((n) => n !== leader);
     await pgQuery(lab, leader, 'CREATE TABLE IF NOT EXISTS lab_probe (id bigserial PRIMARY KEY, node text)');
@@ -198,7 +198,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
   });
 
-  test('8. isolation: nothing leaves this machine; Grafana cannot reach etcd or Patroni, the LB cannot reach the DB router; only the LB publishes a port', async () => {
+  test('isolation: nothing leaves this machine; Grafana cannot reach etcd or Patroni, the LB cannot reach the DB router; only the LB publishes a port', async () => {
     // A TEST-NET-1 address (RFC 5737): routed nowhere. From the one network that is not internal
     // (edge), the packet reaches this host, which does not forward it (ip_forward 0, and the engine
     // may not turn it on): it is dropped here and the connection never completes. A container only
@@ -241,7 +241,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(published.filter((c) => (c.Publishers ?? []).some((p) => p.PublishedPort > 0)).map((c) => c.Service)).toEqual(['lb']);
   });
 
-  test('9. a process that dies inside its container (not docker kill) is brought back by the restart policy and rejoins', async () => {
+  test('a process that dies inside its container (not docker kill) is brought back by the restart policy and rejoins', async () => {
     const leader = (await leaderName(lab))!;
     const replica = lab.services('patroni').find((n) => n !== leader)!;
     const restartsBefore = Number((await lab.docker(['inspect', '-f', '{{.RestartCount}}', await lab.container(replica)])).stdout);
@@ -260,7 +260,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     await waitEveryReplicaServes(lab);
   });
 
-  test('10. a frozen primary (docker compose pause) is replaced; once thawed it rejoins as a replica, and nothing acknowledged is lost', async () => {
+  test('a frozen primary (docker compose pause) is replaced; once thawed it rejoins as a replica, and nothing acknowledged is lost', async () => {
     const oldLeader = (await leaderName(lab))!;
     const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 150_000 });
     let newLeader = '';
@@ -296,7 +296,7 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(await missingOnPrimary(lab, ackedIds(result))).toEqual([]);
   });
 
-  test('11. memory limits: every container runs under the limit compose.yaml sets, and none was OOM-killed by the scenarios', async () => {
+  test('memory limits: every container runs under the limit compose.yaml sets, and none was OOM-killed by the scenarios', async () => {
     const config = JSON.parse(await lab.compose(['config', '--format', 'json'])) as {
       services: Record<string, { deploy?: { resources?: { limits?: { memory?: string | number } } } }>;
     };
@@ -326,7 +326,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
     }, 900_000); // includes waiting for the lab lock (see above)
     afterAll(() => lab?.destroy());
 
-    test(`6. one replica SIGKILLed under a steady request stream and a writer: zero failed reads, zero duplicated writes; it serves again after a restart (${loadBalancer})`, async () => {
+    test(`one replica SIGKILLed under a steady request stream and a writer: zero failed reads, zero duplicated writes; it serves again after a restart (${loadBalancer})`, async () => {
       const r = await grafanaReplicaLoss(lab);
       // A write in flight at the kill may fail (nginx does not replay what it has sent); count it.
       console.log(
@@ -338,7 +338,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       expect(r.duplicated).toEqual([]);
     });
 
-    test(`6b. a POST its replica committed but had not answered when SIGKILLed is not replayed on another replica (${loadBalancer})`, async () => {
+    test(`a POST its replica committed but had not answered when SIGKILLed is not replayed on another replica (${loadBalancer})`, async () => {
       await waitEveryReplicaServes(lab);
       const key = randomUUID();
       // The stand-in commits, then holds the answer: the replica dies with the write applied and unanswered.
@@ -361,7 +361,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       await lab.waitHealthy(replica, 120_000);
     });
 
-    test(`6c. every replica recreated through ${STACK_FILES.lbRotation.command} out/in under a reader, a writer and slow writes: zero failed, zero duplicated (${loadBalancer})`, async () => {
+    test(`every replica recreated through ${STACK_FILES.lbRotation.command} out/in under a reader, a writer and slow writes: zero failed, zero duplicated (${loadBalancer})`, async () => {
       const r = await plannedReplicaRestarts(lab);
       console.log(
         `${loadBalancer} planned restarts: reads ${r.reads.total}, ${r.reads.failed} failed; writes ${r.writes.acked} acked, ${r.writes.failed} failed; ` +
@@ -373,7 +373,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       expect(r.slowWrites.acked).toBeGreaterThan(5);
     });
 
-    test(`7. alerting gossip: every replica binds and advertises its own IP on the internal app network, and its peers reach it there (${loadBalancer})`, async () => {
+    test(`alerting gossip: every replica binds and advertises its own IP on the internal app network, and its peers reach it there (${loadBalancer})`, async () => {
       const replicas = lab.services('grafana-standin');
       for (const replica of replicas) {
         const appIp = await lab.address(replica, 'app');
