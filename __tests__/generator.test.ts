@@ -6,7 +6,7 @@ import { load } from 'js-yaml';
 import { validateAnswers } from '../generators/app/config.js';
 import { applies, QUESTIONS, type Question } from '../generators/app/questions.js';
 import { SECRETS } from '../generators/app/topology.js';
-import { toPrompt } from '../generators/app/generator.js';
+import { toPrompt } from '../generators/app/cli-input.js';
 import { parseRecord, RECORD_FILE, sha256 } from '../generators/app/record.js';
 import { cliOptions, failureOf, filesFor, freshDir, generate, GENERATOR, readTree } from './helpers/stack.js';
 

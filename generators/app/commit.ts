@@ -165,3 +165,21 @@ function rollBack(dir: string, undo: Undo[]): void {
     }
   }
 }
+
+/**
+ * Tests stop a run at a chosen step of the commit: GRAFANA_HA_FAULT="fail:<step>" makes that step
+ * throw (like a full disk), "SIGTERM:<step>" or "SIGINT:<step>" sends the signal there. Steps are
+ * named "stage <path>", "apply <path>", "delete <path>", "folder <path>"; "trace" prints each.
+ */
+export function faultInjection(): StepHook | undefined {
+  const spec = process.env.GRAFANA_HA_FAULT;
+  if (!spec) return undefined;
+  if (spec === 'trace') return (step) => void process.stderr.write(`commit step: ${step}\n`);
+  const [what, ...rest] = spec.split(':');
+  const at = rest.join(':');
+  return (step) => {
+    if (step !== at) return;
+    if (what === 'fail') throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${step})`), { code: 'ENOSPC' });
+    process.kill(process.pid, what as NodeJS.Signals);
+  };
+}

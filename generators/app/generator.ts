@@ -9,170 +9,26 @@ import { YoResolve } from '@yeoman/conflicter';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createTwoFilesPatch } from 'diff';
-import { load } from 'js-yaml';
-import { commitChanges, type FileWrite, type StackChanges, type StepHook } from './commit.js';
-import { answersToStore, checkOne, ConfigError, validateAnswers, type ValidatedAnswers } from './config.js';
+import { emptyPasswordProblem, optionValue, optionValues, readPasswordFile, toPrompt, unresolvableConflicts } from './cli-input.js';
+import { commitChanges, faultInjection, type FileWrite, type StackChanges } from './commit.js';
+import { answersToStore, ConfigError, validateAnswers } from './config.js';
 import { describePlan, planRerun, type Rerun } from './plan.js';
-import { applies, QUESTIONS, unreadableFileProblem, type Answers, type Question } from './questions.js';
+import { QUESTIONS, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
-import { parseRecord, RECORD_FILE, recordMismatch, recordText, sha256, type GenerationRecord } from './record.js';
+import { RECORD_FILE, recordMismatch, recordText, sha256, type GenerationRecord } from './record.js';
+import {
+  composeProjectOnDisk,
+  GENERATOR_VERSION,
+  readIfExists,
+  readRecord,
+  refuseEditedHistory,
+  STACK_NAMES,
+  validateStored,
+  YO_RC,
+  yoRcText,
+} from './stack-folder.js';
 import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
 import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
-
-const YO_RC = '.yo-rc.json';
-
-const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
-
-/** A password that is only blanks is no password. */
-const emptyPasswordProblem = (password: string) => (password.trim() === '' ? 'is empty (or only blanks)' : undefined);
-
-/** `--db-password-file`: the password is the file's first line. */
-function readPasswordFile(path: unknown): string | undefined {
-  if (typeof path !== 'string' || path === '') return undefined;
-  const unreadable = unreadableFileProblem(path);
-  if (unreadable) throw new ConfigError([`--db-password-file: must be a readable file whose first line is the password (${unreadable})`]);
-  const password = readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '';
-  const empty = emptyPasswordProblem(password);
-  if (empty) throw new ConfigError([`--db-password-file ${path}: its first line, the password, ${empty}`]);
-  return password;
-}
-
-/** The answers of the previous run; a hand-edited `.yo-rc.json` is validated like any input. */
-function validateStored(stored: Record<string, unknown>, file = YO_RC): ValidatedAnswers {
-  try {
-    return validateAnswers(stored, { stored: true });
-  } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => `${file}: ${p}`));
-    throw error;
-  }
-}
-
-/** etcdFoundingMembers and etcdDataDir describe the cluster's past: a hand edit cannot change it. */
-function refuseEditedHistory(stored: ValidatedAnswers, recorded: ValidatedAnswers) {
-  if (stored.answers.dbMode !== 'patroni' || recorded.answers.dbMode !== 'patroni') return;
-  const problems = (Object.keys(recorded.history) as (keyof ValidatedAnswers['history'])[])
-    .filter((field) => stored.history[field] !== recorded.history[field])
-    .map(
-      (field) =>
-        `.yo-rc.json: ${field} ${JSON.stringify(stored.history[field])} is not what this stack has (${JSON.stringify(recorded.history[field])}, in ${RECORD_FILE}): it records the cluster's past, which no answer changes. Put it back.`,
-    );
-  if (problems.length > 0) throw new ConfigError(problems);
-}
-
-/** The `name:` of a compose.yaml, if it parses and has one. */
-function composeProjectOnDisk(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const name = (load(text) as { name?: unknown } | null)?.name;
-    return typeof name === 'string' ? name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The record of the last complete generation, if the stack has one; a damaged one is refused. */
-function readRecord(text: string | undefined): GenerationRecord | undefined {
-  if (text === undefined) return undefined;
-  const parsed = parseRecord(text);
-  if ('problem' in parsed) throw new ConfigError([parsed.problem], 'The record of the last generation cannot be trusted');
-  return parsed.record;
-}
-
-/** The generator's own version, recorded with each generation (this file runs from generators/ or dist/generators/). */
-const GENERATOR_VERSION = ['../../package.json', '../../../package.json']
-  .map((path) => new URL(path, import.meta.url))
-  .filter((url) => existsSync(url))
-  .map((url) => JSON.parse(readFileSync(url, 'utf8')) as { name: string; version: string })
-  .find((pkg) => pkg.name === 'generator-grafana-ha')!.version;
-
-/** `yo` passes options as typed (`grafana-replicas`), the bin's command line camel-cased (`grafanaReplicas`). */
-const optionValue = (options: Record<string, unknown>, kebab: string): unknown =>
-  options[kebab] ?? options[kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
-
-/** Values given as CLI options, keyed by answer name. */
-function optionValues(options: Record<string, unknown>): Record<string, unknown> {
-  const given: Record<string, unknown> = {};
-  for (const q of QUESTIONS) {
-    const value = optionValue(options, q.option);
-    if (value !== undefined) given[q.name] = value;
-  }
-  return given;
-}
-
-/**
- * Names a stack of ours always has, or that Compose would read: a first run into a folder holding
- * any of them (and no .yo-rc.json) is refused before a question is asked.
- */
-const STACK_NAMES = [
-  'compose.yaml',
-  'compose.yml',
-  'docker-compose.yml',
-  'docker-compose.yaml',
-  'README.md',
-  'grafana',
-  'lb',
-  'secrets',
-  'scripts',
-];
-
-/** One table entry → one Inquirer question; `known` holds stored and option values. */
-export function toPrompt(q: Question, known: Record<string, unknown>) {
-  const merged = (answers: Record<string, unknown>) => ({ ...known, ...answers }) as Partial<Answers>;
-  return {
-    name: q.name,
-    message: q.message,
-    type: q.choices ? 'select' : q.kind === 'boolean' ? 'confirm' : q.kind === 'integer' ? 'number' : 'input',
-    choices: q.choices?.map((c) => ({ name: q.choiceHelp?.[String(c)] ? `${c} — ${q.choiceHelp[String(c)]}` : String(c), value: c })),
-    default: (answers: Record<string, unknown>) => known[q.name] ?? q.default(merged(answers)),
-    when: (answers: Record<string, unknown>) => applies(q, merged(answers)),
-    validate: (value: unknown, answers: Record<string, unknown>) => {
-      const checked = checkOne(q, value, merged(answers));
-      return 'problem' in checked ? checked.problem : true;
-    },
-  };
-}
-
-/** Edited files this run would change, with no terminal to ask about them: the ways out. */
-function unresolvableConflicts(paths: string[], why = 'there is no terminal to ask you'): ConfigError {
-  return new ConfigError(
-    [
-      `you edited ${paths.join(', ')} since the last run, and this run would change ${paths.length === 1 ? 'it' : 'them'}; ${why}. Either:`,
-      `run again in a terminal, which shows each difference and asks`,
-      `run again with --force: the generated version replaces your edits`,
-      `list each in a .yo-resolve file in this folder (\`${paths[0]} skip\` keeps your version, \`${paths[0]} force\` takes the new one)`,
-    ],
-    'Files you edited would change',
-  );
-}
-
-/**
- * Tests stop a run at a chosen step of the commit: GRAFANA_HA_FAULT="fail:<step>" makes that step
- * throw (like a full disk), "SIGTERM:<step>" or "SIGINT:<step>" sends the signal there. Steps are
- * named "stage <path>", "apply <path>", "delete <path>", "folder <path>"; "trace" prints each.
- */
-function faultInjection(): StepHook | undefined {
-  const spec = process.env.GRAFANA_HA_FAULT;
-  if (!spec) return undefined;
-  if (spec === 'trace') return (step) => void process.stderr.write(`commit step: ${step}\n`);
-  const [what, ...rest] = spec.split(':');
-  const at = rest.join(':');
-  return (step) => {
-    if (step !== at) return;
-    if (what === 'fail') throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${step})`), { code: 'ENOSPC' });
-    process.kill(process.pid, what as NodeJS.Signals);
-  };
-}
-
-/** .yo-rc.json with this generator's answers, other generators' entries kept. */
-function yoRcText(existing: string | undefined, key: string, stored: Record<string, unknown>): string {
-  let all: Record<string, unknown> = {};
-  try {
-    all = existing ? (JSON.parse(existing) as Record<string, unknown>) : {};
-  } catch {
-    /* validated before: an unreadable one was refused */
-  }
-  return `${JSON.stringify({ ...all, [key]: stored }, null, 2)}\n`;
-}
 
 /** Yeoman's --dry-run: the commit shows what would change and writes nothing; neither may we. */
 const isDryRun = (options: Record<string, unknown>) => Boolean(options.dryRun);
