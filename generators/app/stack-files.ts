@@ -4,7 +4,7 @@
  * twice. A kind's own files (the load balancer's config, the Patroni nodes' image, …) are in the same
  * shape in that kind's module, which owns them.
  */
-import type { SecretSpec } from './topology.js';
+import type { SecretSpec } from './secret-specs.js';
 
 /** One file the generator writes: where, what, and its mode (scripts are executable). */
 export interface GeneratedFile {
