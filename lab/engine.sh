@@ -54,6 +54,7 @@ case "${1:-}" in
       exit 1
     fi
     mkdir -p "$state" "$run" "$cache/docker-config"
+    # insecure-registries: the swarm lab's registry (lab/swarm.sh), plain HTTP on its own bridge.
     cat > "$run/daemon.json" <<EOF
 {
   "iptables": false,
@@ -67,7 +68,8 @@ case "${1:-}" in
   "storage-driver": "overlay2",
   "log-driver": "json-file",
   "log-opts": { "max-size": "10m", "max-file": "2" },
-  "features": { "buildkit": true }
+  "features": { "buildkit": true },
+  "insecure-registries": ["10.215.0.1:5000"]
 }
 EOF
     # setsid: the engine is not in the caller's process group (a Ctrl-C to the tests

@@ -37,7 +37,9 @@ if ! dpkg -s "${host_packages[@]}" >/dev/null 2>&1; then
 fi
 
 # 2. The engine, from Debian 13 (trixie), with an apt configuration of its own (the host's sources stay as they are).
-engine_debs=(docker.io docker-cli docker-compose docker-buildx)
+# docker-registry: the local registry lab/swarm.sh hands images to the swarm's nodes with; unpacked
+# like the rest, so that no package script starts a registry of its own.
+engine_debs=(docker.io docker-cli docker-compose docker-buildx docker-registry)
 prefix="$cache/docker"
 if [[ ! -x "$prefix/usr/sbin/dockerd" || ! -f "$prefix/.ggha-engine" || "$(cat "$prefix/.ggha-engine")" != "${engine_debs[*]}" ]]; then
   apt_dir="$cache/apt-trixie"
