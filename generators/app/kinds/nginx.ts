@@ -7,7 +7,7 @@ import type { LoadBalancerSpec } from './load-balancer.js';
 /** Passive checks: one failed connection takes a replica out for this long. */
 const CONFIG = { path: 'lb/nginx.conf', inContainer: '/etc/nginx/nginx.conf' };
 
-export const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: '1s' } as const;
+const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: '1s' } as const;
 
 export const nginx: LoadBalancerSpec = {
   product: 'nginx',

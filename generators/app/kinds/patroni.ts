@@ -43,7 +43,7 @@ export const PATRONI_FILES = {
 } as const;
 
 /** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
-export const ETCD_DATA_VOLUME = '/var/lib/etcd';
+const ETCD_DATA_VOLUME = '/var/lib/etcd';
 
 /**
  * etcd's data directory (ETCD_DATA_DIR) inside that volume. etcd wants it 0700: it creates a missing
