@@ -6,7 +6,7 @@
 #
 #   swarm.sh start N      start N engines (node1…nodeN) and the registry; N managers in one swarm
 #   swarm.sh stop         stop everything this script started, remove namespaces, bridge, state
-#   swarm.sh env I        the DOCKER_HOST of node I
+#   swarm.sh env I        the DOCKER_HOST of node I ; ip I: its address on the bridge
 #   swarm.sh cut I        cut node I off the bridge (the host is lost to the others) ; heal I: back
 #   swarm.sh kill I       SIGKILL every process in node I's namespace (engine and containers)
 #   swarm.sh restart I    start node I's engine again after a kill (it rejoins the swarm)
@@ -132,10 +132,11 @@ EOF
     rm -rf "$run"
     ;;
   env) echo "export DOCKER_HOST=unix://$(sock "$2")" ;;
+  ip) node_ip "$2" ;;
   cut) ip link set "ggha-sw$2-h" down ;;
   heal) ip link set "ggha-sw$2-h" up ;;
   kill) kill_namespace "$2" ;;
   restart) start_engine "$2" ;;
   registry) echo "$registry" ;;
-  *) echo "usage: $0 start [N]|stop|env I|cut I|heal I|kill I|restart I|registry" >&2; exit 2 ;;
+  *) echo "usage: $0 start [N]|stop|env I|ip I|cut I|heal I|kill I|restart I|registry" >&2; exit 2 ;;
 esac

@@ -16,11 +16,19 @@ const script = (args: string[], timeoutMs = 180_000) =>
 export class SwarmLab {
   private destroyed = false;
 
+  /** Per node (index 0 = node 1): its DOCKER_HOST and its address on the bridge, as swarm.sh sets them up. */
+  private readonly hosts: string[];
+  private readonly ips: string[];
+
   private constructor(
     readonly nodes: number,
     /** host:port of the registry every node pulls missing images from. */
     readonly registry: string,
-  ) {}
+  ) {
+    const each = (f: (i: number) => string) => Array.from({ length: nodes }, (_, k) => f(k + 1));
+    this.hosts = each((i) => script(['env', String(i)]).replace(/^export DOCKER_HOST=/, ''));
+    this.ips = each((i) => script(['ip', String(i)]));
+  }
 
   /** Starts `nodes` engines, every one a manager of one swarm, and the registry. */
   static async start(nodes = 3): Promise<SwarmLab> {
@@ -39,14 +47,12 @@ export class SwarmLab {
 
   /** Node `i`'s address on the bridge, where its host-mode published ports answer. */
   nodeIp(i: number): string {
-    return `10.215.0.${10 + i}`;
+    return this.ips[i - 1] ?? '';
   }
 
   /** `docker <args>` against node `i` (1-based). */
   docker(i: number, args: string[], timeoutMs = 120_000): Promise<RunResult> {
-    return tryRun(['docker', ...args], timeoutMs, {
-      env: { ...process.env, ...engineEnv(), DOCKER_HOST: `unix:///run/ggha-swarm/node${i}/docker.sock` },
-    });
+    return tryRun(['docker', ...args], timeoutMs, { env: { ...process.env, ...engineEnv(), DOCKER_HOST: this.hosts[i - 1] } });
   }
 
   async dockerOk(i: number, args: string[], timeoutMs = 120_000): Promise<string> {

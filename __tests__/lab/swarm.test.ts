@@ -69,7 +69,10 @@ describeLab('a three-node swarm on this machine', () => {
     ]);
     const running = await waitFor(
       'three web tasks running',
-      async () => ((await tasks('web')).length === 3 ? tasks('web') : undefined),
+      async () => {
+        const running = await tasks('web');
+        return running.length === 3 ? running : undefined;
+      },
       120_000,
       1000,
     );
