@@ -5,7 +5,7 @@
  * through dclint.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { filesFor, topologyFor, writeStack } from './helpers/stack.js';
 import { engineUnavailableReason, withEngine } from '../lab/engine.js';
 import { describeWithToolchain, runInToolchain } from './helpers/toolchain.js';
 
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const DCLINT = fileURLToPath(new URL('../node_modules/.bin/dclint', import.meta.url));
 
 const STACKS: Partial<Answers>[] = [
@@ -74,6 +75,42 @@ describeWithToolchain('configs checked by the real programs', () => {
     const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'db-router/haproxy.cfg']);
     expect(run.status).toBe(0);
     expect(unexpectedHaproxyLines(run.output)).toEqual([]);
+  });
+
+  it('the DB router counts a node as primary only while Patroni holds the lock and PostgreSQL has left recovery (real HAProxy, fake REST APIs)', () => {
+    const dir = writeStack();
+    const nodes = ['pg-1', 'pg-2', 'pg-3'];
+    copyFileSync(join(FIXTURES, 'fake-patroni-rest.py'), join(dir, 'fake-patroni-rest.py'));
+    // Each step: what each node's REST API answers, then what /primary-ready says once HAProxy has checked again.
+    const steps = [
+      ['200 primary', '503 replica', '503 replica'],
+      // pg-1 died; pg-2 took the lock and is promoting: 200 from Patroni, PostgreSQL still read-only.
+      ['503 replica', '200 replica', '503 replica'],
+      ['503 replica', '200 primary', '503 replica'],
+      // A primary that lost the lock (Patroni demotes it): PostgreSQL still writable, but not routable.
+      ['503 replica', '503 primary', '503 replica'],
+    ];
+    const script = [
+      'set -e',
+      'ip link set lo up',
+      'mkdir -p state',
+      ...nodes.map((n, i) => `echo "${steps[0]![i]}" > state/${n}`),
+      `timeout 60 python3 fake-patroni-rest.py ${nodes.map((n, i) => `${n}=127.0.0.${i + 2}`).join(' ')} &`,
+      'sleep 0.5',
+      'timeout 60 haproxy -f db-router/haproxy.cfg > haproxy.log 2>&1 &',
+      ...steps.flatMap((answers) => [
+        ...nodes.map((n, i) => `echo "${answers[i]}" > state/${n}`),
+        // fall 2 at fastinter 500 ms, downinter 1 s, rise 1: 3 s covers a transition either way.
+        'sleep 3',
+        `echo "ready: $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8404/primary-ready)"`,
+      ]),
+      'kill %2 %1',
+    ].join('\n');
+    const hosts = Object.fromEntries(nodes.map((n, i) => [n, `127.0.0.${i + 2}`]));
+    // A network namespace of its own: HAProxy binds 5432/5433, and nothing outside sees it.
+    const run = runInToolchain(dir, ['unshare', '--net', 'sh', '-c', script], { hosts });
+    expect(run.output.match(/^ready: \d+$/gm)).toEqual(['ready: 200', 'ready: 503', 'ready: 200', 'ready: 503']);
+    expect(run.status).toBe(0);
   });
 
   it.each(STACKS.filter((r) => (r.loadBalancer ?? 'haproxy') === 'haproxy').map((raw) => [label(raw), raw]))(
