@@ -78,36 +78,40 @@ describeWithToolchain('configs checked by the real programs', () => {
   });
 
   it('the DB router counts a node as primary only while Patroni holds the lock and PostgreSQL has left recovery (real HAProxy, fake REST APIs)', () => {
+    const db = topologyFor({}).database;
+    if (db.mode !== 'patroni') throw new Error('a Patroni stack was expected');
     const dir = writeStack();
-    const nodes = ['pg-1', 'pg-2', 'pg-3'];
+    const nodes = db.patroni.nodes;
+    const address = (i: number) => `127.0.0.${i + 2}`;
     copyFileSync(join(FIXTURES, 'fake-patroni-rest.py'), join(dir, 'fake-patroni-rest.py'));
     // Each step: what each node's REST API answers, then what /primary-ready says once HAProxy has checked again.
     const steps = [
       ['200 primary', '503 replica', '503 replica'],
-      // pg-1 died; pg-2 took the lock and is promoting: 200 from Patroni, PostgreSQL still read-only.
+      // The first node died; the second took the lock and is promoting: 200 from Patroni, PostgreSQL still read-only.
       ['503 replica', '200 replica', '503 replica'],
       ['503 replica', '200 primary', '503 replica'],
       // A primary that lost the lock (Patroni demotes it): PostgreSQL still writable, but not routable.
       ['503 replica', '503 primary', '503 replica'],
     ];
+    const answer = (step: string[]) => nodes.map((n, i) => `echo "${step[i]}" > state/${n.name}`);
     const script = [
       'set -e',
       'ip link set lo up',
       'mkdir -p state',
-      ...nodes.map((n, i) => `echo "${steps[0]![i]}" > state/${n}`),
-      `timeout 60 python3 fake-patroni-rest.py ${nodes.map((n, i) => `${n}=127.0.0.${i + 2}`).join(' ')} &`,
+      ...answer(steps[0]!),
+      `timeout 60 python3 fake-patroni-rest.py ${nodes.map((n, i) => `${n.name}=${address(i)}:${n.restApiPort}`).join(' ')} & rest=$!`,
       'sleep 0.5',
-      'timeout 60 haproxy -f db-router/haproxy.cfg > haproxy.log 2>&1 &',
-      ...steps.flatMap((answers) => [
-        ...nodes.map((n, i) => `echo "${answers[i]}" > state/${n}`),
+      'timeout 60 haproxy -f db-router/haproxy.cfg > haproxy.log 2>&1 & router=$!',
+      ...steps.flatMap((step) => [
+        ...answer(step),
         // fall 2 at fastinter 500 ms, downinter 1 s, rise 1: 3 s covers a transition either way.
         'sleep 3',
-        `echo "ready: $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8404/primary-ready)"`,
+        `echo "ready: $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${db.dbRouter.statusPort}/primary-ready)"`,
       ]),
-      'kill %2 %1',
+      'kill "$router" "$rest"',
     ].join('\n');
-    const hosts = Object.fromEntries(nodes.map((n, i) => [n, `127.0.0.${i + 2}`]));
-    // A network namespace of its own: HAProxy binds 5432/5433, and nothing outside sees it.
+    const hosts = Object.fromEntries(nodes.map((n, i) => [n.name, address(i)]));
+    // A network namespace of its own: HAProxy binds the router's ports, and nothing outside sees them.
     const run = runInToolchain(dir, ['unshare', '--net', 'sh', '-c', script], { hosts });
     expect(run.output.match(/^ready: \d+$/gm)).toEqual(['ready: 200', 'ready: 503', 'ready: 200', 'ready: 503']);
     expect(run.status).toBe(0);
