@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Answers } from '../generators/app/questions.js';
-import { filesFor, topologyFor, writeStack } from './helpers/stack.js';
+import { filesFor, SWARM_CELLS, topologyFor, writeStack } from './helpers/stack.js';
 import { engineUnavailableReason, withEngine } from '../lab/engine.js';
 import { describeWithToolchain, runInToolchain } from './helpers/toolchain.js';
 
@@ -67,6 +67,25 @@ const composeConfig = (dir: string) => spawnSync('docker', ['compose', 'config',
     const run = composeConfig(dir);
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/depends on undefined service "?grafana-9"?/);
+  });
+});
+
+/** `docker stack config`: the Docker CLI's own stack loader and schema (no engine, no swarm needed). */
+const stackConfig = (dir: string) =>
+  spawnSync('docker', ['stack', 'config', '-c', 'stack.yaml'], { cwd: dir, env: withEngine(), encoding: 'utf8' });
+(composeMissing ? describe.skip : describe)('stack.yaml read by docker stack config (the Docker CLI)', () => {
+  it.each(SWARM_CELLS.map((raw) => [label(raw), raw]))('accepts %s without a warning', (_l, raw) => {
+    const run = stackConfig(writeStack(raw));
+    expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
+    // What Swarm ignores (restart, depends_on, security_opt, shm_size) is not in it: the CLI would drop it silently.
+    expect(run.stdout).not.toMatch(/^\s+(restart|depends_on|security_opt|shm_size|build):/m);
+  });
+  it('rejects a service key the schema does not know (control)', () => {
+    const dir = writeStack(SWARM_CELLS[0]);
+    writeFileSync(join(dir, 'stack.yaml'), 'services:\n  lb:\n    image: haproxy:3.2.22\n    replica_count: 2\n');
+    const run = stackConfig(dir);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/services.lb Additional property replica_count is not allowed/);
   });
 });
 

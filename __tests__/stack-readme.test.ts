@@ -146,10 +146,10 @@ describe.each(ANSWER_SETS)('the stack README for %s', (_name, raw) => {
     expect(readme).not.toMatch(/redis:/i);
   });
 
-  it('claims no Swarm support: one host, process-level redundancy only', () => {
+  it('a Compose stack claims one host, process-level redundancy only, and points to the swarm target', () => {
     const limits = sectionOf('Limits');
     expect(readme).not.toMatch(/runs on Docker Swarm|docker stack deploy/);
     expect(limits).toMatch(/Docker Compose on one host gives process-level redundancy only/);
-    expect(limits).toMatch(/A Docker Swarm target does not exist yet/);
+    expect(limits).toMatch(/generate\s+it for Docker Swarm \(`--deploy-target swarm`\) in a new folder/);
   });
 });

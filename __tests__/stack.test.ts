@@ -8,7 +8,7 @@ import { GRAFANA_CONN_MAX_LIFETIME_S } from '../generators/app/render/grafana-in
 import { PATRONI_FILES, type PatroniCluster } from '../generators/app/kinds/patroni.js';
 import { renderStack } from '../generators/app/render/index.js';
 import { serviceNames, type Topology } from '../generators/app/topology.js';
-import { ANSWER_MATRIX, filesFor, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
+import { ANSWER_MATRIX, filesFor, SWARM_CELLS, TEST_CA_FILE, topologyFor } from './helpers/stack.js';
 
 interface ComposeService {
   image?: string;
@@ -39,7 +39,7 @@ const EXTERNAL = { dbMode: 'external', dbHost: 'pg.example.com' } as const;
 const MATRIX = ANSWER_MATRIX;
 
 /** One cell per kind (haproxy + patroni, nginx + single, external): their files in full. */
-const ONE_CELL_PER_KIND: Partial<Answers>[] = [{}, { loadBalancer: 'nginx', dbMode: 'single' }, EXTERNAL];
+const ONE_CELL_PER_KIND: Partial<Answers>[] = [{}, { loadBalancer: 'nginx', dbMode: 'single' }, EXTERNAL, SWARM_CELLS[0]!];
 
 describe('snapshots', () => {
   it('writes, for every cell of the answer matrix, the files (path and mode) the snapshot lists', () => {

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderStack } from '../generators/app/render/index.js';
 import { keysGiven, TEMPLATES_DIR } from '../generators/app/render/templates.js';
-import { ANSWER_MATRIX, topologyFor } from './helpers/stack.js';
+import { ANSWER_MATRIX, SWARM_CELLS, topologyFor } from './helpers/stack.js';
 
 const README_PARTIALS = join(TEMPLATES_DIR, 'stack/readme');
 
@@ -20,7 +20,7 @@ function templateFiles(dir: string): string[] {
 /** The JavaScript inside a template's EJS tags (`<% … %>`, `<%= … %>`, `<%- … %>`). */
 const codeOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/<%[=_-]?([\s\S]*?)[-_]?%>/g)].map((m) => m[1]).join('\n');
 
-for (const raw of ANSWER_MATRIX) renderStack(topologyFor(raw));
+for (const raw of [...ANSWER_MATRIX, ...SWARM_CELLS]) renderStack(topologyFor(raw));
 
 describe('templates', () => {
   it('are each rendered by some cell of the answer matrix (partials of the stack README aside)', () => {
@@ -33,7 +33,7 @@ describe('templates', () => {
   });
 
   it.each([...keysGiven.entries()])('%s reads every key it is given', (name, keys) => {
-    const files = [join(TEMPLATES_DIR, `${name}.ejs`), ...(name === 'stack/README.md' ? templateFiles(README_PARTIALS) : [])];
+    const files = [join(TEMPLATES_DIR, `${name}.ejs`), ...(name.startsWith('stack/README') ? templateFiles(README_PARTIALS) : [])];
     const code = files.map(codeOf).join('\n');
     const unread = [...keys].filter((key) => !new RegExp(`\\b${key}\\b`).test(code));
     expect(unread).toEqual([]);

@@ -26,6 +26,13 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
   ANSWER_MATRIX.push({ loadBalancer, dbMode: 'single' }, { loadBalancer, dbMode: 'external', dbHost: 'pg.example.com' });
 }
 
+/** The swarm target over both load balancers and every database mode that runs in the stack. */
+export const SWARM_CELLS: Partial<Answers>[] = [
+  { deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/team' },
+  { deployTarget: 'swarm', imageRegistry: 'registry.example.com', loadBalancer: 'nginx', dbMode: 'single', mirrorImages: true },
+  { deployTarget: 'swarm', imageRegistry: 'registry.example.com', dbMode: 'external', dbHost: 'pg.example.com', overlayEncryption: false },
+];
+
 export const topologyFor = (raw: Partial<Answers> = {}) => buildTopology(validateAnswers(raw).answers);
 
 /** The pure pipeline's files as a path → contents map. */

@@ -6,7 +6,7 @@
  */
 import { applies, ETCD_SIZES, QUESTIONS, type AnswerName, type Answers, type Question } from './questions.js';
 import { GRAFANA_OLDEST_SUPPORTED } from './catalog.js';
-import { DATABASE_MODES } from './kinds/index.js';
+import { DATABASE_MODES, DEPLOY_TARGETS } from './kinds/index.js';
 import { ETCD_DATA_DIRS, type EtcdDataDir, type StackHistory } from './kinds/patroni.js';
 
 export class ConfigError extends Error {
@@ -93,7 +93,11 @@ export function validateAnswers(
       // Given as an option for a stack it does not apply to (--db-host without --db-mode external):
       // an error like any bad input, never silently ignored.
       if (options[q.name] !== undefined) {
-        const context = soFar.dbMode === 'external' ? `--db-mode external, --db-ssl-mode ${soFar.dbSslMode}` : `--db-mode ${soFar.dbMode}`;
+        const context = Object.values(DEPLOY_TARGETS).some((target) => target.asks.includes(q.name))
+          ? `--deploy-target ${soFar.deployTarget}`
+          : soFar.dbMode === 'external'
+            ? `--db-mode external, --db-ssl-mode ${soFar.dbSslMode}`
+            : `--db-mode ${soFar.dbMode}`;
         problems.push(`--${q.option}: does not apply to this stack (${context}); leave it out`);
       }
       answers[q.name] = q.default(soFar);
@@ -154,6 +158,11 @@ function warningsFor(a: Answers): string[] {
   if (LOCAL_HOSTS.has(url.hostname) && urlPort !== a.httpPort) {
     warnings.push(
       `--public-url ${a.publicUrl} is on this machine, port ${urlPort}, but the stack publishes port ${a.httpPort}: links and redirects will point elsewhere.`,
+    );
+  }
+  if (a.deployTarget === 'swarm' && LOCAL_HOSTS.has(url.hostname)) {
+    warnings.push(
+      `--public-url ${a.publicUrl} is on this machine, but a swarm stack is reached through its load balancers' hosts: give the name users open (DNS, VIP or cloud load balancer in front).`,
     );
   }
   if (olderThan(a.grafanaVersion, GRAFANA_OLDEST_SUPPORTED)) {

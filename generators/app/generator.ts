@@ -27,7 +27,8 @@ import {
   YO_RC,
   yoRcText,
 } from './stack-folder.js';
-import { planSecrets, SECRET_FILE_MODE, SECRETS_DIR_MODE } from './secrets.js';
+import { DEPLOY_TARGETS } from './kinds/index.js';
+import { planSecrets, SECRETS_DIR_MODE } from './secrets.js';
 import { buildTopology, SECRETS, SECRETS_DIR, type Topology } from './topology.js';
 
 /** Yeoman's --dry-run: the commit shows what would change and writes nothing; neither may we. */
@@ -178,7 +179,13 @@ export default class GrafanaHaGenerator extends Generator {
     if (caCert && this.destinationPath(caCert.source) !== this.destinationPath(caCert.file)) {
       writes.push({ path: caCert.file, contents: readFileSync(this.destinationPath(caCert.source), 'utf8') });
     }
-    writes.push(...secrets.writes.map(({ spec, value }) => ({ path: spec.file, contents: value, mode: SECRET_FILE_MODE })));
+    writes.push(
+      ...secrets.writes.map(({ spec, value }) => ({
+        path: spec.file,
+        contents: value,
+        mode: DEPLOY_TARGETS[answers.deployTarget].secretFileMode,
+      })),
+    );
     writes.push({ path: YO_RC, contents: yoRcText(onDisk(YO_RC), this.rootGeneratorName(), toStore) });
     const generation: GenerationRecord = {
       generator: GENERATOR_VERSION,
@@ -268,7 +275,7 @@ export default class GrafanaHaGenerator extends Generator {
     this.log.info(`Open ${topology.grafana.publicUrl} and log in as admin: the password is in ${SECRETS.grafanaAdmin.file}.`);
     this.log.info('README.md in this folder is the runbook: health checks, failover, growing, restarts, limits.');
     const compose = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8', timeout: 10_000 });
-    if (compose.status !== 0) {
+    if (topology.answers.deployTarget === 'compose' && compose.status !== 0) {
       // Not an error: the stack may be deployed on another machine.
       this.log.writeln(
         `warning Docker Engine with Compose v2 (\`docker compose\`) was not found on this machine: the stack needs both where it runs.`,

@@ -5,9 +5,9 @@
  */
 import { recreate, replicaRestartCommands } from './commands.js';
 import type { ServiceChange } from './kinds/database-mode.js';
-import { DATABASE_MODES, LOAD_BALANCERS, modeOf } from './kinds/index.js';
+import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, modeOf } from './kinds/index.js';
 import { sha256 } from './record.js';
-import { composeServices, renderStack, type GeneratedFile } from './render/index.js';
+import { composeServices, renderStack, stackParts, type GeneratedFile } from './render/index.js';
 import { STACK_FILES } from './stack-files.js';
 import { serviceNames, type Topology } from './topology.js';
 
@@ -36,6 +36,11 @@ function refusals(before: Topology, after: Topology): string[] {
   if (was.projectName !== now.projectName) {
     out.push(
       `--project-name ${was.projectName} → ${now.projectName}: it is the Compose project and the Patroni scope; a new one starts a second, empty cluster beside the old volumes. Keep the name, or dump the database and restore it into a new stack.`,
+    );
+  }
+  if (was.deployTarget !== now.deployTarget) {
+    out.push(
+      `--deploy-target ${was.deployTarget} → ${now.deployTarget}: the volumes, and the data in them, stay on the engine that made them. Dump the database (pg_dump through the DB router), generate a new ${now.deployTarget} stack in another folder with the same secrets/ copied in, start its database alone, restore the dump, then start the rest.`,
     );
   }
   if (was.postgresMajor !== now.postgresMajor) {
@@ -75,6 +80,14 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
     plan.notes.push(
       `The database mode changed (${before.answers.dbMode} → ${after.answers.dbMode}): do not start the whole stack yet. Start the database first, restore Grafana's data, then start everything, as README.md shows ("From \`single\` to \`patroni\`" for that move).`,
     );
+    return plan;
+  }
+
+  const target = DEPLOY_TARGETS[after.answers.deployTarget];
+  if (target.rerun) {
+    const { commands, note } = target.rerun(after, stackParts(after));
+    plan.commands.push(...commands);
+    plan.notes.push(note);
     return plan;
   }
 

@@ -7,11 +7,12 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
-import { DATABASE_MODES, LOAD_BALANCERS, type DbMode, type LoadBalancerKind } from './kinds/index.js';
+import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, type DbMode, type DeployTarget, type LoadBalancerKind } from './kinds/index.js';
 
-export type { DbMode, LoadBalancerKind };
+export type { DbMode, DeployTarget, LoadBalancerKind };
 const LOAD_BALANCER_KINDS = Object.keys(LOAD_BALANCERS) as LoadBalancerKind[];
 const DB_MODES = Object.keys(DATABASE_MODES) as DbMode[];
+const TARGETS = Object.keys(DEPLOY_TARGETS) as DeployTarget[];
 /** `haproxy (active health checks) or nginx (passive checks)`: each kind as its module sums it up. */
 const choicesHelp = (kinds: Record<string, { summary: string }>) => {
   const each = Object.entries(kinds).map(([name, kind]) => `${name} (${kind.summary})`);
@@ -29,6 +30,10 @@ export const ETCD_SIZES: readonly number[] = [1, 3, 5, 7];
 /** The answers as stored in `.yo-rc.json`: plain values, never secrets. */
 export interface Answers {
   projectName: string;
+  deployTarget: DeployTarget;
+  imageRegistry: string;
+  mirrorImages: boolean;
+  overlayEncryption: boolean;
   grafanaReplicas: number;
   grafanaVersion: string;
   loadBalancer: LoadBalancerKind;
@@ -87,6 +92,13 @@ const oneOf =
 
 /** A mode-specific question applies when the database mode (patroni by default) asks it. */
 const modeAsks = (name: AnswerName) => (answers: Partial<Answers>) => DATABASE_MODES[answers.dbMode ?? 'patroni'].asks.includes(name);
+
+/** A target-specific question applies when the deploy target (compose by default) asks it. */
+const targetAsks = (name: AnswerName) => (answers: Partial<Answers>) =>
+  DEPLOY_TARGETS[answers.deployTarget ?? 'compose'].asks.includes(name);
+
+/** `host[:port][/path]`, lower case, as `docker push` takes a repository prefix (no scheme, no tag). */
+const REGISTRY_PREFIX = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*$/;
@@ -158,6 +170,46 @@ export const QUESTIONS = [
     help: 'DNS-safe stack name: lower-case letters, digits and dashes',
     default: () => 'grafana-ha',
     validate: (v) => (DNS_LABEL.test(v) ? undefined : 'must be 2-32 lower-case letters, digits or dashes, starting with a letter'),
+  }),
+  question({
+    name: 'deployTarget',
+    kind: 'string',
+    message: 'Where the stack runs',
+    help: choicesHelp(DEPLOY_TARGETS),
+    choices: TARGETS,
+    choiceHelp: choiceHelpOf(DEPLOY_TARGETS),
+    default: () => 'compose',
+    validate: oneOf(TARGETS),
+  }),
+  question({
+    name: 'imageRegistry',
+    kind: 'string',
+    message: 'Registry prefix every swarm node pulls the Patroni image from (host[:port][/path])',
+    help: 'swarm: registry prefix for the images the stack builds, e.g. registry.example.com:5000/grafana-ha',
+    default: () => '',
+    when: targetAsks('imageRegistry'),
+    validate: (v) =>
+      REGISTRY_PREFIX.test(v)
+        ? undefined
+        : 'is required for swarm, as host[:port][/path] in lower case (no scheme, no tag): Swarm cannot build, every node pulls',
+  }),
+  question({
+    name: 'mirrorImages',
+    kind: 'boolean',
+    message: 'Pull the official images from that registry too (mirrored, for hosts without Docker Hub)?',
+    help: 'swarm: name grafana, etcd, haproxy and nginx under the registry prefix too (you mirror them there)',
+    default: () => false,
+    when: targetAsks('mirrorImages'),
+    validate: () => undefined,
+  }),
+  question({
+    name: 'overlayEncryption',
+    kind: 'boolean',
+    message: 'Encrypt the overlay networks between hosts (IPsec)?',
+    help: "swarm: encrypted overlays (IPsec ESP between hosts); the hosts' kernels need ESP and protocol 50 open",
+    default: () => true,
+    when: targetAsks('overlayEncryption'),
+    validate: () => undefined,
   }),
   question({
     name: 'grafanaReplicas',

@@ -69,6 +69,7 @@ export const STACK_NAMES = [
   'compose.yml',
   'docker-compose.yml',
   'docker-compose.yaml',
+  'stack.yaml',
   'README.md',
   'grafana',
   'lb',

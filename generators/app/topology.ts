@@ -5,7 +5,7 @@
  * per database mode or load balancer comes from that kind's module (kinds/).
  */
 import { IMAGES } from './catalog.js';
-import { DATABASE_MODES, LOAD_BALANCERS, modeOf, type DatabaseTopology, type LoadBalancerKind } from './kinds/index.js';
+import { DATABASE_MODES, LOAD_BALANCERS, modeOf, type DatabaseTopology, type LoadBalancerKind } from './kinds/registry.js';
 import type { StackHistory } from './kinds/patroni.js';
 import { NETWORKS } from './networks.js';
 import { numbered, type NonEmpty } from './numbered.js';

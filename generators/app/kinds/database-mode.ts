@@ -8,6 +8,8 @@ import type { Services, Volumes } from '../render/compose-parts.js';
 import type { GeneratedFile } from '../stack-files.js';
 import type { GrafanaDatabase, SecretKey, SecretSpec, StackHistory, Topology } from '../topology.js';
 
+export type HostBoundRole = 'etcd' | 'postgres';
+
 /** What a re-run changes, as the plan tells it to each mode. */
 export interface ServiceChange {
   isNew: (service: string) => boolean;
@@ -33,6 +35,17 @@ export interface DatabaseModeSpec<D> {
   serviceNames: (db: D) => string[];
   /** Adds its services (and their volumes) to compose.yaml. */
   services: (t: Topology, db: D, volumes: Volumes) => Services;
+  /**
+   * Its services that keep data in their named volume, by role (`etcd`, `postgres`): on Swarm each
+   * is pinned to the one host labelled for it, because a volume stays on its host.
+   */
+  hostBound: (db: D) => Record<string, HostBoundRole>;
+  /**
+   * Where its health checks test readiness (quorum, a primary to route to), the test Swarm runs
+   * instead, or null for none. Swarm kills a task that turns unhealthy and lists a task in DNS only
+   * once healthy (Compose only reports health), so there a check must fail only for a dead process.
+   */
+  livenessChecks: (db: D) => Record<string, string[] | null>;
   /** What Grafana waits for before it starts. */
   grafanaDependsOn: (db: D) => Record<string, { condition: string }> | undefined;
   /** Whether it runs its own internal `db` network. */

@@ -23,6 +23,8 @@ export const external: DatabaseModeSpec<ExternalPostgres> = {
     caCert: answers.dbSslMode === 'verify-full' ? { file: STACK_FILES.externalDbCa.path, source: answers.dbCaFile } : undefined,
   }),
   serviceNames: () => [],
+  livenessChecks: () => ({}),
+  hostBound: () => ({}),
   services: () => ({}),
   grafanaDependsOn: () => undefined,
   usesDbNetwork: false,

@@ -1,31 +1,13 @@
 /**
- * The kinds of stack the generator knows, one registry per axis. Each entry is one module that owns
- * everything about its kind; the answer choices, `--help` and every renderer read them from here,
- * so a new kind is one module plus one line below, and the compiler refuses an incomplete one.
- * (The deploy target, Compose today, is the next axis in the same shape.)
+ * The kinds of stack the generator knows, one registry per axis: the deploy targets here, and what
+ * runs on them (load balancers, database modes) in registry.ts. The answer choices, `--help` and
+ * every renderer read them from here; a new kind is one module plus one line in its registry.
  */
-import type { DatabaseModeSpec } from './database-mode.js';
-import { external } from './external.js';
-import { haproxy } from './haproxy.js';
-import type { LoadBalancerSpec } from './load-balancer.js';
-import { nginx } from './nginx.js';
-import { patroni } from './patroni.js';
-import { single } from './single.js';
+import { compose } from './compose.js';
+import type { DeployTargetSpec } from './deploy-target.js';
+import { swarm } from './swarm.js';
 
-export const LOAD_BALANCERS = { haproxy, nginx } satisfies Record<string, LoadBalancerSpec>;
-export type LoadBalancerKind = keyof typeof LOAD_BALANCERS;
+export * from './registry.js';
 
-// `any`: each module is checked against the DatabaseModeSpec of its own topology where it is declared.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const DATABASE_MODES = { patroni, single, external } satisfies Record<string, DatabaseModeSpec<any>>;
-export type DbMode = keyof typeof DATABASE_MODES;
-
-/** The topology of each mode, as its module builds it. */
-type TopologyOf<M extends DbMode> = ReturnType<(typeof DATABASE_MODES)[M]['topology']>;
-export type DatabaseTopology = { [M in DbMode]: TopologyOf<M> }[DbMode];
-
-/**
- * The module of a database topology's mode. The registry is keyed by mode, so the module of
- * `db.mode` builds exactly `db`'s type: the one cast tells the compiler what it cannot infer.
- */
-export const modeOf = <D extends DatabaseTopology>(db: D) => DATABASE_MODES[db.mode] as unknown as DatabaseModeSpec<D>;
+export const DEPLOY_TARGETS = { compose, swarm } satisfies Record<string, DeployTargetSpec>;
+export type DeployTarget = keyof typeof DEPLOY_TARGETS;

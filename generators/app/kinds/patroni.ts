@@ -401,6 +401,21 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
   }),
   serviceNames: (db) => [...db.etcd.members.map((m) => m.name), ...db.patroni.nodes.map((n) => n.name), db.dbRouter.name],
   services,
+  hostBound: (db) => ({
+    ...Object.fromEntries(db.etcd.members.map((m) => [m.name, 'etcd' as const])),
+    ...Object.fromEntries(db.patroni.nodes.map((n) => [n.name, 'postgres' as const])),
+  }),
+  livenessChecks: (db) => ({
+    // etcd answers no client request, health included, before it has a quorum, and its peers find it
+    // by a DNS name Swarm lists only once it is healthy: no check, the restart policy covers an exit.
+    ...Object.fromEntries(db.etcd.members.map((m) => [m.name, null])),
+    // /liveness: Patroni's loop runs. /health would fail during a long clone or recovery, and Swarm would kill it.
+    ...Object.fromEntries(
+      db.patroni.nodes.map((n) => [n.name, ['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${n.restApiPort}/liveness`]]),
+    ),
+    // HAProxy answers: during a failover there is no primary for a while, which is no reason to kill the router.
+    [db.dbRouter.name]: httpProbe(db.dbRouter.statusPort, '/stats'),
+  }),
   grafanaDependsOn: (db) => ({ [db.dbRouter.name]: { condition: 'service_healthy' } }),
   usesDbNetwork: true,
   files,

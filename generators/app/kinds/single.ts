@@ -40,6 +40,8 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
     sslMode: 'disable',
   }),
   serviceNames: (db) => [db.server.name],
+  livenessChecks: () => ({}),
+  hostBound: (db) => ({ [db.server.name]: 'postgres' }),
   services: (t, { server }, volumes) => {
     volumes[`${server.name}-data`] = {};
     return {

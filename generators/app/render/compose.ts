@@ -4,7 +4,7 @@
  * The database mode adds its own services; the load balancer kind names its image and config.
  */
 import { dump } from 'js-yaml';
-import { LOAD_BALANCERS, modeOf } from '../kinds/index.js';
+import { LOAD_BALANCERS, modeOf } from '../kinds/registry.js';
 import { readOnlyMount, STACK_FILES } from '../stack-files.js';
 import { NETWORKS, type Topology } from '../topology.js';
 import { hardening, healthcheck, httpProbe, limits, uses, type Services, type Volumes } from './compose-parts.js';

@@ -3,12 +3,11 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  * The database mode and the load balancer kind add their own files (kinds/).
  */
-import { replicaRestartCommands } from '../commands.js';
-import { LOAD_BALANCERS, modeOf } from '../kinds/index.js';
+import { DEPLOY_TARGETS, LOAD_BALANCERS, modeOf } from '../kinds/index.js';
 import type { SslMode } from '../questions.js';
 import { IN_IMAGE, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS, SECRETS, SECRETS_DIR, type SecretSpec, type Topology } from '../topology.js';
-import { buildsImages, composeObject, renderCompose } from './compose.js';
+import { composeObject } from './compose.js';
 import { renderGrafanaIni } from './grafana-ini.js';
 import { renderTemplate } from './templates.js';
 
@@ -18,9 +17,9 @@ export type { GeneratedFile };
 export const composeServices = (t: Topology) => composeObject(t).services;
 
 /** The generator prints these after a first run; the stack README lists the same. */
-export function firstStartCommands(t: Topology): string[] {
-  return [...(buildsImages(composeObject(t)) ? ['docker compose build'] : []), 'docker compose up -d', 'docker compose ps'];
-}
+export const firstStartCommands = (t: Topology): string[] => target(t).firstStartCommands(t, stackParts(t));
+
+const target = (t: Topology) => DEPLOY_TARGETS[t.answers.deployTarget];
 
 const EXTERNAL_SSL: Record<SslMode, string> = {
   disable: 'unencrypted',
@@ -32,15 +31,13 @@ const EXTERNAL_SSL: Record<SslMode, string> = {
 export type StackReadmeData = {
   t: Topology;
   db: Topology['database'];
-  rotationScript: string;
-  restartCommands: string[];
   secretList: SecretSpec[];
 } & ReturnType<typeof readmeFacts> &
   // What the database mode's own partials show (drill figures, file names, …).
   Record<string, unknown>;
 
 /** Every title and variant the stack README chooses between, decided here so the template only lays them out. */
-function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {
+function readmeFacts(t: Topology) {
   const db = t.database;
   const mode = modeOf(db);
   const oneReplica = t.grafana.replicas.length === 1;
@@ -52,7 +49,6 @@ function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {
     lb: LOAD_BALANCERS[t.loadBalancer.kind],
     files: STACK_FILES,
     adminPasswordFile: SECRETS.grafanaAdmin.file,
-    buildsImages: buildsImages(compose),
     refusedChanges: mode.runsPostgres
       ? 'the project name, the PostgreSQL major version or the database mode'
       : 'the project name or the database mode',
@@ -62,11 +58,9 @@ function readmeFacts(t: Topology, compose: ReturnType<typeof composeObject>) {
   };
 }
 
-export function renderStack(t: Topology): GeneratedFile[] {
-  const { secrets } = t;
-  const compose = composeObject(t);
+/** Every file but the stack file and the README, whatever the deploy target. */
+export function stackParts(t: Topology): GeneratedFile[] {
   return [
-    { path: STACK_FILES.compose.path, contents: renderCompose(compose) },
     { path: STACK_FILES.grafanaIni.path, contents: renderGrafanaIni(t) },
     {
       path: STACK_FILES.gossipWrapper.path,
@@ -80,17 +74,19 @@ export function renderStack(t: Topology): GeneratedFile[] {
     ...LOAD_BALANCERS[t.loadBalancer.kind].files(t),
     ...modeOf(t.database).files(t, t.database),
     { path: STACK_FILES.gitignore.path, contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
-    {
-      path: STACK_FILES.readme.path,
-      contents: renderTemplate('stack/README.md', {
-        t,
-        db: t.database,
-        rotationScript: STACK_FILES.lbRotation.command,
-        restartCommands: replicaRestartCommands(t.grafana.replicas[0].name),
-        secretList: Object.values(secrets),
-        ...readmeFacts(t, compose),
-        ...modeOf(t.database).readmeFacts(t.database),
-      }),
-    },
   ];
+}
+
+export function renderStack(t: Topology): GeneratedFile[] {
+  const parts = stackParts(t);
+  const files = target(t).files(t, parts);
+  const readme = renderTemplate(target(t).readme, {
+    t,
+    db: t.database,
+    secretList: Object.values(t.secrets),
+    ...readmeFacts(t),
+    ...modeOf(t.database).readmeFacts(t.database),
+    ...target(t).readmeFacts(t, parts),
+  });
+  return [...files, { path: STACK_FILES.readme.path, contents: readme }];
 }

@@ -69,8 +69,18 @@ export interface TemplateData {
   'stack/etcd-add-member.sh': { script: string; members: string[]; peerPort: number };
   'grafana/gossip-address.sh': { entrypoint: string; network: string; port: number };
   'stack/gitignore': { secretsDir: string };
+  'swarm/wait.sh': { project: string; script: string; limitSeconds: number };
+  'swarm/label-nodes.sh': {
+    script: string;
+    members: { label: string; value: string; index: number }[];
+    firstHostHolds: string;
+    lbHosts: number;
+    lbLabel: string;
+    lb: string;
+  };
   /** The stack README and its partials (templates/stack/readme/), which see the same data. */
   'stack/README.md': StackReadmeData;
+  'stack/README-swarm.md': StackReadmeData;
 }
 
 export type TemplateName = keyof TemplateData;

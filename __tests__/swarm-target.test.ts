@@ -1,0 +1,284 @@
+/**
+ * The Swarm deploy target, from the pipeline alone: what stack.yaml places where, how it hands over
+ * secrets and configs, which images it names, and the label script that places the stack on hosts
+ * (run against a fake `docker` that records what it is asked). The real engine runs it in
+ * __tests__/lab/swarm-stack.test.ts.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { ConfigError, validateAnswers } from '../generators/app/config.js';
+import { APP_SUBNET, DB_ROUTER_TASKS, LABEL_SCRIPT, WAIT_SCRIPT } from '../generators/app/kinds/swarm.js';
+import { planChange } from '../generators/app/plan.js';
+import type { Answers } from '../generators/app/questions.js';
+import { composeObject } from '../generators/app/render/compose.js';
+import { filesFor, topologyFor } from './helpers/stack.js';
+
+const SWARM: Partial<Answers> = { deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/team' };
+
+type Service = {
+  image: string;
+  environment?: Record<string, string>;
+  volumes?: unknown[];
+  configs?: { source: string; target: string; mode: number }[];
+  secrets?: { source: string; target: string; uid: string; gid: string; mode: number }[];
+  ports?: { target: number; published: number; mode: string }[];
+  healthcheck?: { test: string[] };
+  deploy: {
+    mode?: string;
+    replicas?: number;
+    endpoint_mode: string;
+    placement: { constraints?: string[]; max_replicas_per_node?: number };
+    restart_policy: { condition: string };
+    update_config: { parallelism: number; failure_action: string; order: string };
+  };
+};
+type Stack = {
+  services: Record<string, Service>;
+  networks: Record<string, { driver: string; internal?: boolean; driver_opts?: Record<string, string>; ipam?: unknown }>;
+  configs: Record<string, { file: string }>;
+  secrets: Record<string, { file: string }>;
+};
+
+const stackOf = (raw: Partial<Answers> = {}) => {
+  const files = filesFor({ ...SWARM, ...raw });
+  return { files, stack: load(files['stack.yaml']!) as Stack };
+};
+
+describe('stack.yaml places every member on its own host', () => {
+  const { stack } = stackOf({ grafanaReplicas: 3, patroniNodes: 3, etcdMembers: 5 });
+  const constraintOf = (s: string) => stack.services[s]?.deploy.placement.constraints ?? [];
+
+  it.each([
+    ['etcd', ['etcd-1', 'etcd-2', 'etcd-3', 'etcd-4', 'etcd-5']],
+    ['postgres', ['pg-1', 'pg-2', 'pg-3']],
+    ['grafana', ['grafana-1', 'grafana-2', 'grafana-3']],
+  ])('each %s member runs one task, on the host whose one label of that role names it', (role, members) => {
+    for (const member of members) {
+      expect(constraintOf(member)).toEqual([`node.labels.grafana-ha.${role} == ${member}`]);
+      expect(stack.services[member]?.deploy.replicas).toBe(1);
+    }
+  });
+
+  it('the load balancer runs on every host labelled for it, its port published on that host (no routing mesh)', () => {
+    const lb = stack.services.lb!;
+    expect(lb.deploy.mode).toBe('global');
+    expect(constraintOf('lb')).toEqual(['node.labels.grafana-ha.lb == true']);
+    expect(lb.ports).toEqual([{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }]);
+  });
+
+  it('the DB router, which keeps no data, runs twice, never twice on one host', () => {
+    const router = stack.services['db-router']!;
+    expect(router.deploy.replicas).toBe(DB_ROUTER_TASKS);
+    expect(router.deploy.placement).toEqual({ max_replicas_per_node: 1 });
+  });
+
+  it('every service: names resolve to tasks (dnsrr), restarted whatever the exit, updated one task at a time and rolled back on failure', () => {
+    for (const [name, s] of Object.entries(stack.services)) {
+      expect([name, s.deploy.endpoint_mode, s.deploy.restart_policy.condition]).toEqual([name, 'dnsrr', 'any']);
+      expect(s.deploy.update_config).toMatchObject({ parallelism: 1, failure_action: 'rollback', order: 'stop-first' });
+    }
+  });
+});
+
+describe('stack.yaml: health checks Swarm can act on', () => {
+  const { stack } = stackOf();
+  const testOf = (s: string) => stack.services[s]?.healthcheck?.test.join(' ') ?? '(none)';
+  it('checks liveness, never readiness that fails during a failover (Swarm kills an unhealthy task)', () => {
+    expect(testOf('pg-1')).toContain('/liveness');
+    expect(testOf('grafana-1')).toContain('/healthz');
+    expect(testOf('db-router')).toContain('GET /stats');
+    expect(testOf('lb')).toContain('GET /healthz');
+  });
+  it('etcd has none: it answers nothing before it has a quorum, and its peers find it only once healthy', () => {
+    expect(stack.services['etcd-1']?.healthcheck).toBeUndefined();
+    // The Compose stack keeps its check: there, health is only reported.
+    expect((composeObject(topologyFor({})).services['etcd-1'] as Service).healthcheck?.test).toContain('etcdctl');
+  });
+});
+
+describe('stack.yaml: secrets and configs', () => {
+  const { files, stack } = stackOf();
+
+  it("each container gets its secrets owned by its image's user, 0400; the stack's secrets are the secrets/ files", () => {
+    const owners = Object.fromEntries(
+      Object.entries(stack.services)
+        .filter(([, s]) => s.secrets)
+        .map(([name, s]) => [name, [...new Set(s.secrets!.map((x) => `${x.uid}:${x.gid}:${x.mode.toString(8)}`))]]),
+    );
+    expect(owners).toEqual({
+      'pg-1': ['999:999:400'],
+      'pg-2': ['999:999:400'],
+      'pg-3': ['999:999:400'],
+      'grafana-1': ['472:0:400'],
+      'grafana-2': ['472:0:400'],
+    });
+    for (const [name, s] of Object.entries(stack.secrets)) expect(s.file).toBe(`./secrets/${name}`);
+  });
+
+  it('every file a service reads is a config of the stack folder, at the path Compose mounts it', () => {
+    const compose = composeObject(topologyFor({})).services as Record<string, { volumes?: string[] }>;
+    for (const [name, service] of Object.entries(stack.services)) {
+      const mounted = (compose[name]?.volumes ?? []).filter((v) => v.startsWith('./')).map((v) => v.split(':').slice(0, 2));
+      const configs = (service.configs ?? []).map((c) => [stack.configs[c.source]?.file, c.target]);
+      expect([name, configs]).toEqual([name, mounted]);
+      for (const [file] of configs) expect(files[file!.slice(2)]).toBeDefined();
+    }
+    expect(
+      Object.values(stack.services)
+        .flatMap((s) => s.volumes ?? [])
+        .filter((v) => typeof v === 'string' && v.startsWith('./')),
+    ).toEqual([]);
+  });
+
+  it('a config is named by its content: a changed grafana.ini gets a new name (Swarm rolls its users), the others keep theirs', () => {
+    const other = stackOf({ publicUrl: 'https://grafana.example.com/' }).stack;
+    const names = (s: Stack) => Object.entries(s.configs).map(([name, c]) => `${c.file} ${name}`);
+    const changed = names(other).filter((n) => !names(stack).includes(n));
+    expect(changed.map((n) => n.split(' ')[0])).toEqual(['./grafana/grafana.ini']);
+  });
+
+  it('Compose-only scripts are not in a swarm stack; the label script is', () => {
+    expect(Object.keys(files).filter((p) => p.startsWith('scripts/'))).toEqual([LABEL_SCRIPT.path, WAIT_SCRIPT.path]);
+    expect(files['compose.yaml']).toBeUndefined();
+  });
+});
+
+describe('stack.yaml: networks and images', () => {
+  it('overlays; app and db internal; app on the fixed subnet the Grafana replicas find their gossip address by', () => {
+    const { stack } = stackOf();
+    expect(stack.networks).toEqual({
+      edge: { driver: 'overlay', driver_opts: { encrypted: '' } },
+      app: { driver: 'overlay', internal: true, driver_opts: { encrypted: '' }, ipam: { config: [{ subnet: APP_SUBNET.cidr }] } },
+      db: { driver: 'overlay', internal: true, driver_opts: { encrypted: '' } },
+    });
+    expect(stack.services['grafana-1']?.environment).toMatchObject({ GOSSIP_SUBNET_PREFIX: APP_SUBNET.prefix });
+    expect(stack.services['grafana-1']?.environment?.GOSSIP_HOST).toBeUndefined();
+  });
+
+  it('--overlay-encryption false: plain overlays', () => {
+    const { stack } = stackOf({ overlayEncryption: false });
+    expect(Object.values(stack.networks).map((n) => n.driver_opts)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('the Patroni image is under the registry prefix, tagged by its build folder; official images stay as pinned unless mirrored', () => {
+    const plain = stackOf().stack.services;
+    expect(plain['pg-1']?.image).toMatch(/^registry\.example\.com:5000\/team\/grafana-ha-patroni:18-patroni[\d.]+-[0-9a-f]{10}$/);
+    expect([plain['etcd-1']?.image, plain.lb?.image, plain['grafana-1']?.image]).toEqual([
+      'gcr.io/etcd-development/etcd:v3.5.33',
+      'haproxy:3.2.22',
+      'grafana/grafana:13.2.3',
+    ]);
+    const mirrored = stackOf({ mirrorImages: true }).stack.services;
+    expect([mirrored['etcd-1']?.image, mirrored.lb?.image, mirrored['grafana-1']?.image]).toEqual([
+      'registry.example.com:5000/team/etcd-development/etcd:v3.5.33',
+      'registry.example.com:5000/team/haproxy:3.2.22',
+      'registry.example.com:5000/team/grafana/grafana:13.2.3',
+    ]);
+    // Another build (another PostgreSQL major) is another tag; more Grafana replicas are not.
+    expect(stackOf({ postgresMajor: 17 }).stack.services['pg-1']?.image).not.toBe(plain['pg-1']?.image);
+    expect(stackOf({ grafanaReplicas: 4 }).stack.services['pg-1']?.image).toBe(plain['pg-1']?.image);
+  });
+});
+
+describe('swarm answers', () => {
+  const problems = (raw: Record<string, unknown>, options: Record<string, unknown> = {}) => {
+    try {
+      validateAnswers(raw, { options });
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+  it('swarm needs a registry prefix, in the form docker push takes', () => {
+    expect(problems({ deployTarget: 'swarm' })).toEqual([
+      expect.stringMatching(/^--image-registry \(imageRegistry\): is required for swarm/),
+    ]);
+    expect(problems({ deployTarget: 'swarm', imageRegistry: 'https://registry.example.com' })).toHaveLength(1);
+    expect(problems({ deployTarget: 'swarm', imageRegistry: 'Registry.example.com/x' })).toHaveLength(1);
+    expect(problems({ deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/a/b-c' })).toEqual([]);
+  });
+  it('a swarm stack whose public URL is this machine is warned: users reach it through the load balancers’ hosts', () => {
+    expect(validateAnswers(SWARM).warnings).toEqual([
+      expect.stringMatching(/^--public-url http:\/\/localhost:8080\/ is on this machine, but a swarm stack/),
+    ]);
+    expect(validateAnswers({ ...SWARM, publicUrl: 'https://grafana.example.com/' }).warnings).toEqual([]);
+  });
+  it('a swarm option given for a compose stack is an error that names the target', () => {
+    expect(problems({ imageRegistry: 'r.example.com' }, { imageRegistry: 'r.example.com' })).toEqual([
+      '--image-registry: does not apply to this stack (--deploy-target compose); leave it out',
+    ]);
+  });
+  it('a re-run cannot switch the deploy target: the data stays in the old engine’s volumes', () => {
+    const plan = planChange(topologyFor({}), topologyFor(SWARM), []);
+    expect(plan.refusals).toEqual([expect.stringMatching(/^--deploy-target compose → swarm: the volumes, and the data in them, stay/)]);
+  });
+  it('a swarm re-run is applied by deploying the stack again, after pushing the (maybe new) Patroni image', () => {
+    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, grafanaReplicas: 3 }), []);
+    expect(plan.commands).toEqual([
+      expect.stringMatching(/^docker build -t registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+ patroni\/image$/),
+      expect.stringMatching(/^docker push registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+$/),
+      'docker stack deploy --detach=true -c stack.yaml grafana-ha',
+      './scripts/swarm-wait.sh',
+    ]);
+  });
+});
+
+describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, () => {
+  /** Runs the generated script with `docker` answering from `labels` (host → label=value list). */
+  function runLabelScript(hosts: string[], existing: Record<string, string[]> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'ggha-labels-'));
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'label-nodes.sh'), filesFor({ ...SWARM, grafanaReplicas: 3, etcdMembers: 3 })[LABEL_SCRIPT.path]!);
+    // node ls -q: the hosts; node inspect -f TEMPLATE HOST: its hostname, or the value of one label.
+    const fake = [
+      '#!/bin/sh',
+      `echo "$*" >> "${dir}/calls"`,
+      'case "$1 $2" in',
+      `  "node ls") echo "${[...new Set([...hosts, ...Object.keys(existing)])].join(' ')}" | tr ' ' '\\n' ;;`,
+      '  "node inspect")',
+      '    case "$5" in',
+      ...Object.entries(existing).map(
+        ([host, labels]) =>
+          `      ${host}) case "$4" in *Hostname*) echo ${host} ;; ${labels.map((l) => `*\\"${l.split('=')[0]}\\"*) echo ${l.split('=')[1]} ;;`).join(' ')} *) echo "" ;; esac ;;`,
+      ),
+      '      *) case "$4" in *Hostname*) echo "$5" ;; *) echo "" ;; esac ;;',
+      '    esac ;;',
+      'esac',
+    ].join('\n');
+    writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
+    chmodSync(join(dir, 'bin/docker'), 0o755);
+    const run = spawnSync('sh', [join(dir, 'label-nodes.sh'), ...hosts], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+    });
+    const calls = readFileSync(join(dir, 'calls'), 'utf8').split('\n');
+    return { run, updates: calls.filter((c) => c.startsWith('node update')) };
+  }
+
+  it('member k of each role goes on the k-th host, the load balancer on the first two', () => {
+    const { run, updates } = runLabelScript(['a', 'b', 'c']);
+    expect(run.status).toBe(0);
+    expect(updates.sort()).toEqual(
+      [
+        ...['etcd', 'postgres', 'grafana'].flatMap((role) =>
+          ['a', 'b', 'c'].map((h, i) => `node update --label-add grafana-ha.${role}=${role === 'postgres' ? 'pg' : role}-${i + 1} ${h}`),
+        ),
+        'node update --label-add grafana-ha.lb=true a',
+        'node update --label-add grafana-ha.lb=true b',
+      ].sort(),
+    );
+  });
+
+  it('a member that already has a host keeps it; with fewer hosts than members, the rest are left pending, and it says so', () => {
+    const { run, updates } = runLabelScript(['a', 'b'], { z: ['grafana-ha.etcd=etcd-1'] });
+    expect(run.status).toBe(0);
+    expect(updates.some((u) => u.includes('etcd=etcd-1'))).toBe(false);
+    expect(run.stdout).toContain('etcd-1: on z (kept)');
+    expect(run.stderr).toContain('etcd-3: no host given for it');
+    expect(updates).toContain('node update --label-add grafana-ha.etcd=etcd-2 b');
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * What a deploy target owns: the questions it adds, the stack file the engine reads (built from
+ * the topology), the commands that start the stack, and the stack README's template. One module
+ * per target (compose.ts, swarm.ts), registered in kinds/index.ts.
+ */
+import type { AnswerName } from '../questions.js';
+import type { GeneratedFile } from '../stack-files.js';
+import type { Topology } from '../topology.js';
+
+export interface DeployTargetSpec {
+  /** What it is, for `--help` ("compose (…) or swarm (…)"). */
+  summary: string;
+  /** One line beside the choice at the prompt. */
+  choiceHelp: string;
+  /** The target-specific questions it asks (the others keep their defaults and are not stored). */
+  asks: readonly AnswerName[];
+  /** The file the engine reads: compose.yaml or stack.yaml. */
+  stackFile: string;
+  /**
+   * Every file of the stack but the README: its stack file added to the others (a target that names
+   * configuration by its content needs their contents), less those it has no use for.
+   */
+  files: (t: Topology, others: GeneratedFile[]) => GeneratedFile[];
+  /** The host mode of the secret files (how the engine hands them to the containers decides it). */
+  secretFileMode: number;
+  /** What the generator prints after a first run, and the stack README starts the stack with. */
+  firstStartCommands: (t: Topology, files: GeneratedFile[]) => string[];
+  /**
+   * How a re-run is applied, when the target's engine applies a whole stack file itself (Swarm);
+   * without it, the re-run plan's service-by-service Compose commands.
+   */
+  rerun?: (t: Topology, files: GeneratedFile[]) => { commands: string[]; note: string };
+  /** The stack README's template (templates/stack/), and what it shows beyond the topology. */
+  readme: 'stack/README.md' | 'stack/README-swarm.md';
+  readmeFacts: (t: Topology, files: GeneratedFile[]) => Record<string, unknown>;
+}

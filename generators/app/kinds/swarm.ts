@@ -1,0 +1,334 @@
+/**
+ * Docker Swarm: the same services spread over several hosts, `docker stack deploy -c stack.yaml`.
+ * The stack file is built from the Compose services, changed where Swarm differs:
+ *
+ * - placement: a volume stays on its host, so every service that keeps data (each etcd member,
+ *   PostgreSQL node) and each Grafana replica is pinned to the one host that carries its label,
+ *   `<project>.<role>=<service>`. A label key holds one value per host, so no host ever runs two
+ *   members of one role. The load balancer runs on every host labelled `<project>.lb=true`.
+ * - names: `endpoint_mode: dnsrr` everywhere. The load balancer and the DB router resolve each
+ *   task's own address and health-check it themselves; a virtual IP (which needs IPVS) would hide
+ *   the individual tasks from them.
+ * - the stack folder's files are Swarm configs, named by their content, so a changed file rolls
+ *   the services that use it; secrets are Swarm secrets, owned by the user that reads them, 0400.
+ * - images: Swarm cannot build; the Patroni image is named under the registry prefix, tagged by
+ *   its build folder's content, and the official images too when they are mirrored there.
+ */
+import { createHash } from 'node:crypto';
+import { dump } from 'js-yaml';
+import { renderTemplate } from '../render/templates.js';
+import { script, STACK_FILES, type GeneratedFile } from '../stack-files.js';
+import { NETWORKS } from '../networks.js';
+import { composeObject } from '../render/compose.js';
+import type { Topology } from '../topology.js';
+import type { HostBoundRole } from './database-mode.js';
+import type { DeployTargetSpec } from './deploy-target.js';
+import { LOAD_BALANCERS, modeOf } from './registry.js';
+import { PATRONI_FILES } from './patroni.js';
+
+const STACK_FILE = 'stack.yaml';
+/** Labels the swarm's hosts for the stack's placement: `./scripts/swarm-label-nodes.sh HOST...`. */
+export const LABEL_SCRIPT = script('scripts/swarm-label-nodes.sh');
+/** Waits until every service runs all its tasks: `./scripts/swarm-wait.sh [SECONDS]`. */
+export const WAIT_SCRIPT = script('scripts/swarm-wait.sh');
+/** How long a first deploy may take, by default: images pulled on every host, Patroni bootstrapped. */
+const WAIT_LIMIT_S = 600;
+/** The load balancer runs on this many hosts (the first ones labelled): two, so one can be lost. */
+export const LB_HOSTS = 2;
+
+/** Files that drive `docker compose exec` on one host: they have no meaning on a swarm. */
+const COMPOSE_ONLY_FILES: readonly string[] = [STACK_FILES.lbRotation.path, PATRONI_FILES.etcdAddMember.path];
+
+export type SwarmRole = HostBoundRole | 'grafana';
+
+/** The node label that places a service: `<project>.<role>`; its value is the service's name. */
+export const nodeLabel = (t: Topology, role: SwarmRole | 'lb') => `${t.project}.${role}`;
+
+/** Who reads the secrets in each role's containers (the images' own users). */
+const SECRET_READERS: Record<SwarmRole, { uid: string; gid: string }> = {
+  grafana: { uid: '472', gid: '0' },
+  postgres: { uid: '999', gid: '999' },
+  etcd: { uid: '0', gid: '0' },
+};
+
+/**
+ * The internal `app` network's subnet: fixed, because a Grafana replica finds its own gossip address
+ * on `app` by it (its DNS name there appears only once it is healthy). Internal: nothing is routed
+ * to it from outside, so it only has to differ from the stack's other networks and the hosts' own.
+ */
+export const APP_SUBNET = { cidr: '10.253.250.0/24', prefix: '10.253.250.' } as const;
+
+/** How many DB router tasks run, on different hosts: one lost host leaves Grafana a route. */
+export const DB_ROUTER_TASKS = 2;
+
+const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+
+/** `gcr.io/etcd-development/etcd:v3.5.33` under `registry/prefix`: its own registry host dropped. */
+export const mirrored = (registry: string, image: string) => {
+  const [first, ...rest] = image.split('/');
+  const withoutHost = rest.length > 0 && first !== undefined && /[.:]/.test(first) ? rest.join('/') : image;
+  return `${registry}/${withoutHost}`;
+};
+
+/** The Patroni nodes' image: tagged by what it is built from, so that a changed build rolls the nodes. */
+export function patroniImage(t: Topology, files: GeneratedFile[]): string {
+  const folder = `${PATRONI_FILES.image.path}/`;
+  const build = files
+    .filter((f) => f.path.startsWith(folder))
+    .map((f) => `${f.path}\n${f.contents}`)
+    .sort()
+    .join('\n');
+  const db = t.database;
+  const version = db.mode === 'patroni' ? `${db.patroni.postgresMajor}-patroni${db.patroni.version}` : 'none';
+  return `${t.answers.imageRegistry}/${t.project}-patroni:${version}-${hash(build, 10)}`;
+}
+
+/** The official images the stack runs, each once. */
+const officialImages = (t: Topology) =>
+  [...new Set(Object.values(composeObject(t).services as Record<string, Service>).map((s) => s.image))].filter(
+    (i): i is string => i !== undefined,
+  );
+
+/** Swarm's names for configs and secrets are at most 64 characters, the stack's prefix included. */
+const configKey = (file: GeneratedFile) =>
+  `${file.path
+    .split('/')
+    .pop()!
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .slice(0, 20)}-${hash(`${file.path}\n${file.contents}`, 10)}`;
+
+/** `256m` → bytes, for the tmpfs that stands in for Compose's shm_size. */
+const bytes = (size: string) => Number.parseInt(size, 10) * 1024 ** ({ k: 1, m: 2, g: 3 }[size.slice(-1)] ?? 0);
+
+type Service = Record<string, unknown> & {
+  image?: string;
+  build?: unknown;
+  volumes?: string[];
+  secrets?: string[];
+  shm_size?: string;
+  deploy?: { resources?: unknown };
+};
+
+/** Built on a machine with the stack folder, pushed to the registry every node pulls from. */
+const imageCommands = (image: string) => [`docker build -t ${image} ${PATRONI_FILES.image.path}`, `docker push ${image}`];
+
+/**
+ * Detached: Docker's own wait (--detach=false) verifies one service after another, several seconds
+ * each even when nothing changed; the wait script watches them all at once.
+ */
+const deployCommand = (t: Topology) => `docker stack deploy --detach=true -c ${STACK_FILE} ${t.project}`;
+
+/** Every node label the stack's placement reads, with the service it places (the lb label: every LB host). */
+export function nodeLabels(t: Topology): { label: string; value: string; service: string; what: string }[] {
+  const hostBound = modeOf(t.database).hostBound(t.database);
+  const what: Record<SwarmRole, string> = { etcd: 'etcd member', postgres: 'PostgreSQL node', grafana: 'Grafana replica, stateless' };
+  return [
+    ...Object.entries(hostBound).map(([service, role]) => ({ label: nodeLabel(t, role), value: service, service, what: what[role] })),
+    ...t.grafana.replicas.map((r) => ({ label: nodeLabel(t, 'grafana'), value: r.name, service: r.name, what: what.grafana })),
+    {
+      label: nodeLabel(t, 'lb'),
+      value: 'true',
+      service: t.loadBalancer.name,
+      what: `${LOAD_BALANCERS[t.loadBalancer.kind].product} in front of Grafana, port ${t.loadBalancer.publishedPort} published on its host (host mode)`,
+    },
+  ];
+}
+
+function labelScript(t: Topology): GeneratedFile {
+  const labels = nodeLabels(t).filter((l) => l.service !== t.loadBalancer.name);
+  // The k-th member of each role: its number in the role's own list.
+  const members = labels.map((l) => ({ ...l, index: labels.filter((o) => o.label === l.label).indexOf(l) + 1 }));
+  return {
+    path: LABEL_SCRIPT.path,
+    mode: 0o755,
+    contents: renderTemplate('swarm/label-nodes.sh', {
+      script: LABEL_SCRIPT.command,
+      members,
+      firstHostHolds: members
+        .filter((m) => m.index === 1)
+        .map((m) => m.value)
+        .join(', '),
+      lbHosts: LB_HOSTS,
+      lbLabel: nodeLabel(t, 'lb'),
+      lb: t.loadBalancer.name,
+    }),
+  };
+}
+
+/**
+ * Compose keys Swarm has no use for: it restarts by its restart_policy, has no start order, and
+ * ignores security_opt (the README: the engines' no-new-privileges). shm_size becomes a tmpfs.
+ */
+const COMPOSE_ONLY_KEYS = ['restart', 'depends_on', 'security_opt'];
+
+/** The conventional order of a service's keys (dclint's service-keys-order), as compose.yaml has them. */
+const KEY_ORDER = [
+  'image',
+  'entrypoint',
+  'command',
+  'environment',
+  'volumes',
+  'configs',
+  'secrets',
+  'networks',
+  'ports',
+  'healthcheck',
+  'cap_add',
+  'cap_drop',
+  'stop_grace_period',
+  'stop_signal',
+  'deploy',
+];
+function inComposeOrder(service: Record<string, unknown>): Record<string, unknown> {
+  const unknown = Object.keys(service).filter((k) => !KEY_ORDER.includes(k));
+  if (unknown.length > 0) throw new Error(`swarm: no place for the service keys ${unknown.join(', ')}`);
+  return Object.fromEntries(KEY_ORDER.filter((k) => k in service).map((k) => [k, service[k]]));
+}
+
+export function swarmStackObject(t: Topology, files: GeneratedFile[]) {
+  const compose = composeObject(t);
+  const { answers } = t;
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const configs: Record<string, { file: string }> = {};
+  const hostBound = modeOf(t.database).hostBound(t.database);
+  const livenessChecks: Record<string, string[] | null | undefined> = {
+    ...modeOf(t.database).livenessChecks(t.database),
+    // /healthz, not /api/health: that one fails on every replica at once while the database fails over.
+    ...Object.fromEntries(
+      t.grafana.replicas.map((r) => [r.name, ['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${r.httpPort}/healthz`]]),
+    ),
+  };
+  const roleOf = (name: string): SwarmRole | undefined =>
+    hostBound[name] ?? (t.grafana.replicas.some((r) => r.name === name) ? 'grafana' : undefined);
+  const image = (name: string) => (answers.mirrorImages ? mirrored(answers.imageRegistry, name) : name);
+
+  const services: Record<string, unknown> = {};
+  for (const [name, definition] of Object.entries(compose.services as Record<string, Service>)) {
+    const { build, shm_size, volumes = [], secrets, healthcheck, ...rest } = definition;
+    const kept = Object.fromEntries(Object.entries(rest).filter(([key]) => !COMPOSE_ONLY_KEYS.includes(key))) as Service;
+    const role = roleOf(name);
+    const mounts: unknown[] = [];
+    const serviceConfigs: unknown[] = [];
+    for (const volume of volumes) {
+      const [source = '', target = ''] = volume.split(':');
+      if (!source.startsWith('./')) {
+        mounts.push(volume);
+        continue;
+      }
+      const file = byPath.get(source.slice(2));
+      if (!file) throw new Error(`${name} mounts ${source}, which the stack does not generate`);
+      const key = configKey(file);
+      configs[key] = { file: source };
+      serviceConfigs.push({ source: key, target, mode: 0o444 });
+    }
+    if (shm_size) mounts.push({ type: 'tmpfs', target: '/dev/shm', tmpfs: { size: bytes(shm_size) } });
+
+    const isLb = name === t.loadBalancer.name;
+    const placement = isLb
+      ? { constraints: [`node.labels.${nodeLabel(t, 'lb')} == true`] }
+      : role
+        ? { constraints: [`node.labels.${nodeLabel(t, role)} == ${name}`] }
+        : { max_replicas_per_node: 1 };
+    const reader = role ? SECRET_READERS[role] : undefined;
+    if (secrets?.length && !reader) throw new Error(`${name} reads secrets, but no reader uid is known for it`);
+
+    const test = livenessChecks[name];
+    // A replica finds its gossip address by the app network's subnet, not by its name there.
+    const environment =
+      role === 'grafana'
+        ? {
+            ...Object.fromEntries(Object.entries(kept.environment as Record<string, string>).filter(([k]) => k !== 'GOSSIP_HOST')),
+            GOSSIP_SUBNET_PREFIX: APP_SUBNET.prefix,
+          }
+        : kept.environment;
+    const check = test === null ? undefined : test ? { ...(healthcheck as object), test } : healthcheck;
+    services[name] = inComposeOrder({
+      ...kept,
+      ...(check ? { healthcheck: check } : {}),
+      ...(environment ? { environment } : {}),
+      image: build ? patroniImage(t, files) : image(kept.image ?? ''),
+      ...(mounts.length ? { volumes: mounts } : {}),
+      ...(serviceConfigs.length ? { configs: serviceConfigs } : {}),
+      ...(secrets?.length ? { secrets: secrets.map((source) => ({ source, target: source, ...reader, mode: 0o400 })) } : {}),
+      ...(isLb
+        ? {
+            // Host mode: each host's own load balancer answers on it; no routing mesh (and no IPVS) in between.
+            ports: [{ target: t.loadBalancer.listenPort, published: t.loadBalancer.publishedPort, protocol: 'tcp', mode: 'host' }],
+          }
+        : {}),
+      deploy: {
+        ...(isLb ? { mode: 'global' } : { replicas: role ? 1 : DB_ROUTER_TASKS }),
+        endpoint_mode: 'dnsrr',
+        placement,
+        ...definition.deploy,
+        restart_policy: { condition: 'any', delay: '5s' },
+        // One task at a time, stopped before its replacement starts (a volume, or a host port, is
+        // never shared by two tasks); a replacement that fails its health check is rolled back.
+        update_config: { parallelism: 1, delay: '10s', order: 'stop-first', failure_action: 'rollback', monitor: '60s' },
+        rollback_config: { parallelism: 1, order: 'stop-first' },
+      },
+    });
+  }
+
+  const encrypted = answers.overlayEncryption ? { driver_opts: { encrypted: '' } } : {};
+  const networks = Object.fromEntries(
+    Object.entries(compose.networks).map(([name, n]) => [
+      name,
+      { driver: 'overlay', ...n, ...encrypted, ...(name === NETWORKS.app ? { ipam: { config: [{ subnet: APP_SUBNET.cidr }] } } : {}) },
+    ]),
+  );
+  if (!(NETWORKS.edge in networks)) throw new Error('the stack has no edge network');
+  return {
+    services,
+    networks,
+    volumes: compose.volumes,
+    configs,
+    secrets: compose.secrets,
+  };
+}
+
+export const swarm: DeployTargetSpec = {
+  summary: 'several hosts, Docker Swarm',
+  choiceHelp: 'several Docker hosts in one swarm: docker stack deploy',
+  asks: ['imageRegistry', 'mirrorImages', 'overlayEncryption'],
+  stackFile: STACK_FILE,
+  files: (t, others) => [
+    { path: STACK_FILE, contents: dump(swarmStackObject(t, others), { noRefs: true, lineWidth: -1 }) },
+    ...others.filter((f) => !COMPOSE_ONLY_FILES.includes(f.path)),
+    labelScript(t),
+    {
+      path: WAIT_SCRIPT.path,
+      mode: 0o755,
+      contents: renderTemplate('swarm/wait.sh', { project: t.project, script: WAIT_SCRIPT.command, limitSeconds: WAIT_LIMIT_S }),
+    },
+  ],
+  // Swarm hands each container its secrets with the owner and mode the stack file gives them.
+  secretFileMode: 0o600,
+  firstStartCommands: (t, files) => [
+    ...(t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : []),
+    deployCommand(t),
+    WAIT_SCRIPT.command,
+  ],
+  rerun: (t, files) => ({
+    commands: [...(t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : []), deployCommand(t), WAIT_SCRIPT.command],
+    note: 'Swarm updates every changed service at once, each one task at a time, rolled back if its new task fails its health check.',
+  }),
+  readme: 'stack/README-swarm.md',
+  readmeFacts: (t, files) => ({
+    stackFile: STACK_FILE,
+    /** The repository the Patroni image is pushed to (its tag follows the build folder). */
+    patroniRepository: t.database.mode === 'patroni' ? patroniImage(t, files).replace(/:[^:/]+$/, '') : undefined,
+    imageCommands: t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : [],
+    deployCommand: deployCommand(t),
+    waitCommand: WAIT_SCRIPT.command,
+    labelCommand: `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`,
+    labelScript: LABEL_SCRIPT.command,
+    labels: nodeLabels(t),
+    postgresLabel: nodeLabel(t, 'postgres'),
+    lbHosts: LB_HOSTS,
+    dbRouterTasks: DB_ROUTER_TASKS,
+    mirroredImages: t.answers.mirrorImages ? officialImages(t).map((from) => ({ from, to: mirrored(t.answers.imageRegistry, from) })) : [],
+    /** `docker exec` into a service's task on this host (the README says which host). */
+    onItsHost: (service: string) => `docker exec "$(docker ps -q -f label=com.docker.swarm.service.name=${t.project}_${service})"`,
+  }),
+};
