@@ -20,11 +20,26 @@ import { generateStack } from './generate.js';
 import { DISK_FULL_VOLUME_MB, DRILLS_ON_A_SYNC_STACK, DRILLS_ON_THEIR_OWN_STACK, type DrillResult } from './drills.js';
 import { grafanaReplicaLoss, plannedReplicaRestarts, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
+import {
+  generateSwarmStack,
+  HOST_LOSS_DRILLS,
+  hostLoss,
+  runSwarmReadme,
+  SWARM_HTTP_PORT,
+  SWARM_LB_NODES,
+  SWARM_PATRONI_NODES,
+  SWARM_PROJECT,
+  SwarmStack,
+  type HostLossResult,
+} from './swarm-stack.js';
+import { SwarmLab } from './swarm.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** The failure drills (lab/drills.ts) run this many times per cell (0: none); each takes a minute or two. */
 const DRILL_RUNS = Number(process.env.BENCH_DRILL_RUNS ?? 1);
 const profiles = (process.env.BENCH_PROFILES ?? 'fast,upstream').split(',') as ('fast' | 'upstream')[];
+/** Runs of each host-loss drill on a three-node swarm (0: none). */
+const SWARM_RUNS = Number(process.env.BENCH_SWARM_RUNS ?? 1);
 const balancers = (process.env.BENCH_LBS ?? 'haproxy,nginx').split(',') as ('haproxy' | 'nginx')[];
 
 const median = (xs: number[]) => {
@@ -145,7 +160,7 @@ if (reason) {
 }
 const columns: Column[] = [];
 const timings = new Map<string, string>();
-for (const profile of profiles) for (const lb of balancers) columns.push(await measure(profile, lb));
+if (RUNS > 0 || DRILL_RUNS > 0) for (const profile of profiles) for (const lb of balancers) columns.push(await measure(profile, lb));
 
 const rows: [string, string, (c: Column) => string][] = [
   ['write outage, primary SIGKILL (median)', '≤ 22 s (fast)', (c) => fmt(median(c.killOutage))],
@@ -215,4 +230,47 @@ if (shown.length > 0) {
   console.log(`| ${['metric', ...shown].map(() => '---').join(' | ')} |`);
   for (const [metric, values] of Object.entries(NAMESPACE_LAB))
     console.log(`| ${[metric, ...shown.map(([, i]) => values[i])].join(' | ')} |`);
+}
+
+/** The swarm target: whole hosts lost, on three engines in namespaces of their own (lab/swarm.sh). */
+async function hostLosses(): Promise<Map<string, HostLossResult[]>> {
+  const swarm = await SwarmLab.start(3);
+  try {
+    await swarm.waitAllReady();
+    const dir = generateSwarmStack(swarm);
+    const failed = (await runSwarmReadme(swarm, dir)).filter((r) => r.code !== 0);
+    if (failed.length > 0) throw new Error(`the swarm README's commands failed: ${JSON.stringify(failed)}`);
+    const stack = new SwarmStack(swarm, SWARM_PROJECT, SWARM_LB_NODES, SWARM_HTTP_PORT, SWARM_PATRONI_NODES);
+    await stack.waitSettled();
+    const results = new Map<string, HostLossResult[]>();
+    for (let run = 1; run <= SWARM_RUNS; run++) {
+      for (const drill of HOST_LOSS_DRILLS) {
+        const node = await drill.host(stack);
+        const r = await hostLoss(stack, node, drill.how);
+        console.error(
+          `swarm run ${run}: ${drill.name} (node${node}): ${fmt(r.writeOutageMs / 1000)}, ${r.failedWrites} failed, ${r.lost.length} lost`,
+        );
+        results.set(drill.name, [...(results.get(drill.name) ?? []), r]);
+      }
+    }
+    return results;
+  } finally {
+    swarm.destroy();
+  }
+}
+
+if (SWARM_RUNS > 0) {
+  const results = await hostLosses();
+  console.log(
+    `\nHost loss on the swarm target (3 hosts, each a Docker Engine in a network namespace; haproxy, fast profile, synchronous replication), ${SWARM_RUNS} run(s) each; the client knows both load balancers (DNS with two A records) and tries the other when one does not answer.\n`,
+  );
+  console.log('| host lost | write outage (median / max) | failed writes (all runs) | acked writes lost | two-primary samples |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [name, runs] of results) {
+    const sum = (f: (r: HostLossResult) => number) => runs.reduce((n, r) => n + f(r), 0);
+    const outages = runs.map((r) => r.writeOutageMs / 1000);
+    console.log(
+      `| ${name} | ${fmt(median(outages))} / ${fmt(Math.max(...outages))} | ${sum((r) => r.failedWrites)} of ${sum((r) => r.acked + r.failedWrites)} | ${sum((r) => r.lost.length)} | ${sum((r) => r.twoPrimarySamples)} |`,
+    );
+  }
 }

@@ -52,7 +52,12 @@ export function httpRequest(
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    let connected = false;
+    req.on('socket', (socket) => socket.once('connect', () => (connected = true)));
+    // A request that never connected is told apart: it may be sent to another load balancer.
+    req.on('timeout', () =>
+      req.destroy(new Error(connected ? `timeout after ${timeoutMs} ms` : `connect ETIMEDOUT after ${timeoutMs} ms`)),
+    );
     req.on('error', reject);
     req.end();
   });
@@ -143,11 +148,30 @@ export interface LoopResult {
  * a fresh X-Request-Key: a row written twice under one key is a request the
  * load balancer replayed (duplicateWrites).
  */
+/** Where a loop sends its requests: the load balancer(s) a user reaches, and who answered. */
+export interface LoopTarget {
+  /** One load balancer, or several: then a request no LB answered goes to the next, as a browser tries each A record. */
+  published(): Target | Target[];
+  serviceOfHostname(hostname: string): Promise<string | null>;
+}
+
 export function startLoop(
-  lab: StackLab,
+  lab: LoopTarget,
   opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number },
 ) {
-  const lb = lab.published();
+  const lbs = [lab.published()].flat();
+  /** Only a connection that never reached an LB is tried on the next: a request sent is never sent twice. */
+  const send = async (key: string) => {
+    for (const [i, lb] of lbs.entries()) {
+      try {
+        return await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000, { 'x-request-key': key });
+      } catch (error) {
+        const unreached = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|connect ETIMEDOUT/.test((error as Error).message);
+        if (!unreached || i === lbs.length - 1) throw error;
+      }
+    }
+    throw new Error('no load balancer to send to');
+  };
   const startedAt = Date.now();
   const events: LoopEvent[] = [];
   let stopped = false;
@@ -155,7 +179,7 @@ export function startLoop(
     while (!stopped && Date.now() - startedAt < opts.maxMs) {
       const t = Date.now() - startedAt;
       try {
-        const r = await httpRequest(lb, opts.method, opts.path, opts.timeoutMs ?? 5000, { 'x-request-key': randomUUID() });
+        const r = await send(randomUUID());
         const ok = r.status === 200;
         const instance = r.instance ? await lab.serviceOfHostname(r.instance) : null;
         events.push({

@@ -50,9 +50,14 @@ export class SwarmLab {
     return this.ips[i - 1] ?? '';
   }
 
-  /** `docker <args>` against node `i` (1-based). */
+  /** The environment in which `docker` talks to node `i` (1-based). */
+  nodeEnv(i: number): NodeJS.ProcessEnv {
+    return { ...process.env, ...engineEnv(), DOCKER_HOST: this.hosts[i - 1] };
+  }
+
+  /** `docker <args>` against node `i`. */
   docker(i: number, args: string[], timeoutMs = 120_000): Promise<RunResult> {
-    return tryRun(['docker', ...args], timeoutMs, { env: { ...process.env, ...engineEnv(), DOCKER_HOST: this.hosts[i - 1] } });
+    return tryRun(['docker', ...args], timeoutMs, { env: this.nodeEnv(i) });
   }
 
   async dockerOk(i: number, args: string[], timeoutMs = 120_000): Promise<string> {

@@ -14,27 +14,13 @@ import { httpRequest, leaderName, waitClusterSettled } from '../../lab/clients.j
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, generateStackWith, generatorBin, planCommands } from '../../lab/generate.js';
 import { runShell, waitFor } from '../../lab/shell.js';
+import { runbookCommands } from '../../lab/runbook.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`\n!!! RUNBOOK TEST SKIPPED: ${unavailable}\n`);
 const describeLab = unavailable ? describe.skip : describe;
 jest.setTimeout(1_200_000);
-
-/** Every command line of the README's ```sh blocks (indented ones too), with the heading it stands under. */
-export function runbookCommands(readme: string): { section: string; command: string }[] {
-  const out: { section: string; command: string }[] = [];
-  let section = '';
-  let inBlock = false;
-  for (const line of readme.split('\n')) {
-    const heading = /^#+\s+(.*)$/.exec(line);
-    if (heading && !inBlock) section = heading[1];
-    if (/^\s*```sh\s*$/.test(line)) inBlock = true;
-    else if (/^\s*```\s*$/.test(line)) inBlock = false;
-    else if (inBlock && line.trim() && !line.trim().startsWith('#')) out.push({ section, command: line.trim() });
-  }
-  return out;
-}
 
 interface Variant {
   name: string;
