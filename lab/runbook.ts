@@ -7,7 +7,7 @@ export function runbookCommands(readme: string): { section: string; command: str
   let inBlock = false;
   for (const line of readme.split('\n')) {
     const heading = /^#+\s+(.*)$/.exec(line);
-    if (heading && !inBlock) section = heading[1];
+    if (heading && !inBlock) section = heading[1] ?? '';
     if (/^\s*```sh\s*$/.test(line)) inBlock = true;
     else if (/^\s*```\s*$/.test(line)) inBlock = false;
     else if (inBlock && line.trim() && !line.trim().startsWith('#')) out.push({ section, command: line.trim() });
