@@ -19,7 +19,7 @@ import { dump } from 'js-yaml';
 import { renderTemplate } from '../render/templates.js';
 import { script, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
-import { composeObject } from '../render/compose.js';
+import { buildsImages, composeObject } from '../render/compose.js';
 import type { Topology } from '../topology.js';
 import type { HostBoundRole } from './database-mode.js';
 import type { DeployTargetSpec } from './deploy-target.js';
@@ -109,8 +109,14 @@ type Service = Record<string, unknown> & {
   deploy?: { resources?: unknown };
 };
 
+/** The image the stack builds (the Patroni nodes'), if it builds one. */
+const builtImage = (t: Topology, files: GeneratedFile[]) => (buildsImages(composeObject(t)) ? patroniImage(t, files) : undefined);
+
 /** Built on a machine with the stack folder, pushed to the registry every node pulls from. */
-const imageCommands = (image: string) => [`docker build -t ${image} ${PATRONI_FILES.image.path}`, `docker push ${image}`];
+const imageCommands = (t: Topology, files: GeneratedFile[]) => {
+  const image = builtImage(t, files);
+  return image ? [`docker build -t ${image} ${PATRONI_FILES.image.path}`, `docker push ${image}`] : [];
+};
 
 /**
  * Detached: Docker's own wait (--detach=false) verifies one service after another, several seconds
@@ -277,7 +283,6 @@ export function swarmStackObject(t: Topology, files: GeneratedFile[]) {
       { driver: 'overlay', ...n, ...encrypted, ...(name === NETWORKS.app ? { ipam: { config: [{ subnet: APP_SUBNET.cidr }] } } : {}) },
     ]),
   );
-  if (!(NETWORKS.edge in networks)) throw new Error('the stack has no edge network');
   return {
     services,
     networks,
@@ -304,21 +309,17 @@ export const swarm: DeployTargetSpec = {
   ],
   // Swarm hands each container its secrets with the owner and mode the stack file gives them.
   secretFileMode: 0o600,
-  firstStartCommands: (t, files) => [
-    ...(t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : []),
-    deployCommand(t),
-    WAIT_SCRIPT.command,
-  ],
+  firstStartCommands: (t, files) => [...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
   rerun: (t, files) => ({
-    commands: [...(t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : []), deployCommand(t), WAIT_SCRIPT.command],
+    commands: [...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
     note: 'Swarm updates every changed service at once, each one task at a time, rolled back if its new task fails its health check.',
   }),
   readme: 'stack/README-swarm.md',
   readmeFacts: (t, files) => ({
     stackFile: STACK_FILE,
     /** The repository the Patroni image is pushed to (its tag follows the build folder). */
-    patroniRepository: t.database.mode === 'patroni' ? patroniImage(t, files).replace(/:[^:/]+$/, '') : undefined,
-    imageCommands: t.database.mode === 'patroni' ? imageCommands(patroniImage(t, files)) : [],
+    patroniRepository: builtImage(t, files)?.replace(/:[^:/]+$/, ''),
+    imageCommands: imageCommands(t, files),
     deployCommand: deployCommand(t),
     waitCommand: WAIT_SCRIPT.command,
     labelCommand: `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`,
