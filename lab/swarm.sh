@@ -124,12 +124,13 @@ EOF
     done
     stop_pidfile "$run/registry.pid" docker-registry
     ip link del "$bridge" 2>/dev/null || true
-    # Mounts the engines left under their state (overlay layers, netns files) go with them.
-    if [[ -d "$state" ]]; then
-      { grep -o " $state[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-      rm -rf "$state"
-    fi
-    rm -rf "$run"
+    # Mounts the engines left under their state and exec roots (overlay layers, netns files of
+    # containers and overlay sandboxes, which a killed engine never unmounts) go with them.
+    for dir in "$state" "$run"; do
+      [[ -d "$dir" ]] || continue
+      { grep -o " $dir/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+      rm -rf "$dir"
+    done
     ;;
   env) echo "export DOCKER_HOST=unix://$(sock "$2")" ;;
   ip) node_ip "$2" ;;
