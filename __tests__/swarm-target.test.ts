@@ -216,12 +216,20 @@ describe('swarm answers', () => {
     const plan = planChange(topologyFor({}), topologyFor(SWARM), []);
     expect(plan.refusals).toEqual([expect.stringMatching(/^--deploy-target compose → swarm: the volumes, and the data in them, stay/)]);
   });
+  it('a swarm re-run that changes the database tier is refused: its steps (etcd members announced first, …) are planned for Compose only', () => {
+    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, etcdMembers: 5 }), ['patroni/pg-1.yml']);
+    expect(plan.refusals).toEqual([
+      expect.stringMatching(/^the database tier changes, and its steps are not planned for swarm yet .*etcd-add-member\.sh etcd-4/),
+    ]);
+    expect(planChange(topologyFor(SWARM), topologyFor({ ...SWARM, failoverProfile: 'upstream' }), []).refusals).toHaveLength(1);
+  });
   it('a swarm re-run is applied by deploying the stack again, after pushing the (maybe new) Patroni image', () => {
-    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, grafanaReplicas: 3 }), []);
+    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, grafanaReplicas: 3 }), ['grafana/grafana.ini', 'lb/haproxy.cfg']);
+    expect(plan.refusals).toEqual([]);
     expect(plan.commands).toEqual([
       expect.stringMatching(/^docker build -t registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+ patroni\/image$/),
       expect.stringMatching(/^docker push registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+$/),
-      'docker stack deploy --detach=true -c stack.yaml grafana-ha',
+      'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
       './scripts/swarm-wait.sh',
     ]);
   });
@@ -233,20 +241,25 @@ describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, (
     const dir = mkdtempSync(join(tmpdir(), 'ggha-labels-'));
     mkdirSync(join(dir, 'bin'));
     writeFileSync(join(dir, 'label-nodes.sh'), filesFor({ ...SWARM, grafanaReplicas: 3, etcdMembers: 3 })[LABEL_SCRIPT.path]!);
-    // node ls -q: the hosts; node inspect -f TEMPLATE HOST: its hostname, or the value of one label.
+    // A swarm that remembers its labels (file "labels": host key value): node ls -q lists the hosts;
+    // node inspect -f TEMPLATE HOST prints a host name or one label's value; node update --label-add sets one.
+    writeFileSync(
+      join(dir, 'labels'),
+      Object.entries(existing)
+        .flatMap(([host, labels]) => labels.map((l) => `${host} ${l.replace('=', ' ')}\n`))
+        .join(''),
+    );
     const fake = [
       '#!/bin/sh',
       `echo "$*" >> "${dir}/calls"`,
       'case "$1 $2" in',
       `  "node ls") echo "${[...new Set([...hosts, ...Object.keys(existing)])].join(' ')}" | tr ' ' '\\n' ;;`,
       '  "node inspect")',
-      '    case "$5" in',
-      ...Object.entries(existing).map(
-        ([host, labels]) =>
-          `      ${host}) case "$4" in *Hostname*) echo ${host} ;; ${labels.map((l) => `*\\"${l.split('=')[0]}\\"*) echo ${l.split('=')[1]} ;;`).join(' ')} *) echo "" ;; esac ;;`,
-      ),
-      '      *) case "$4" in *Hostname*) echo "$5" ;; *) echo "" ;; esac ;;',
+      '    case "$4" in',
+      '      *Hostname*) echo "$5" ;;',
+      `      *) key=$(echo "$4" | sed 's/.*"\\(.*\\)".*/\\1/'); awk -v h="$5" -v k="$key" '$1 == h && $2 == k { v = $3 } END { print v }' "${dir}/labels" ;;`,
       '    esac ;;',
+      `  "node update") kv=$4; echo "$5 \${kv%%=*} \${kv#*=}" >> "${dir}/labels" ;;`,
       'esac',
     ].join('\n');
     writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
@@ -278,7 +291,26 @@ describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, (
     expect(run.status).toBe(0);
     expect(updates.some((u) => u.includes('etcd=etcd-1'))).toBe(false);
     expect(run.stdout).toContain('etcd-1: on z (kept)');
-    expect(run.stderr).toContain('etcd-3: no host given for it');
     expect(updates).toContain('node update --label-add grafana-ha.etcd=etcd-2 b');
+    // etcd-3's host (the third) is not given: the next free one takes it. pg-3 finds none.
+    expect(updates).toContain('node update --label-add grafana-ha.etcd=etcd-3 a');
+    expect(run.stderr).toContain('pg-3: every host given already has a grafana-ha.postgres label');
+  });
+
+  it('never relabels a host that holds another member of the role: an added host shifts the list, the members stay', () => {
+    // node-ab sorts between node-a and node-b: grafana-3, third in the list, would land on node-b, which holds grafana-2.
+    const { run, updates } = runLabelScript(['node-a', 'node-ab', 'node-b'], {
+      'node-a': ['grafana-ha.etcd=etcd-1', 'grafana-ha.postgres=pg-1', 'grafana-ha.grafana=grafana-1'],
+      'node-b': ['grafana-ha.etcd=etcd-2', 'grafana-ha.postgres=pg-2', 'grafana-ha.grafana=grafana-2'],
+    });
+    expect(run.status).toBe(0);
+    expect(updates.filter((u) => / node-(a|b)$/.test(u) && !u.includes('.lb='))).toEqual([]);
+    expect(updates).toEqual(
+      expect.arrayContaining([
+        'node update --label-add grafana-ha.grafana=grafana-3 node-ab',
+        'node update --label-add grafana-ha.etcd=etcd-3 node-ab',
+        'node update --label-add grafana-ha.postgres=pg-3 node-ab',
+      ]),
+    );
   });
 });

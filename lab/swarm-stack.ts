@@ -216,7 +216,7 @@ export interface HostLossResult {
   failedWrites: number;
   /** Acknowledged ids missing on the primary after the loss. */
   lost: number[];
-  /** Samples, from the loss until the node's members rejoined, in which two nodes took writes. */
+  /** Samples, from the host's return until its members rejoined, in which two nodes took writes. */
   twoPrimarySamples: number;
   /** The old leader's role once its host is back. */
   rejoinedAs: Record<string, string>;

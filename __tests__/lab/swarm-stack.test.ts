@@ -71,7 +71,9 @@ describeLab('a generated swarm stack on three hosts', () => {
 
   test("its README's commands, run as written (images built and pushed here, the rest on a manager), deploy it", async () => {
     const results = await runSwarmReadme(swarm, dir);
-    expect(results.map((c) => c.command)).toEqual(expect.arrayContaining([`docker stack deploy --detach=true -c stack.yaml ${PROJECT}`]));
+    expect(results.map((c) => c.command)).toEqual(
+      expect.arrayContaining([`docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml ${PROJECT}`]),
+    );
     for (const result of results) expect(result).toEqual({ ...result, code: 0, output: '' });
     // Every service at its count: one task per member, the LB on both labelled hosts, two DB routers.
     const services = (await swarm.dockerOk(1, ['stack', 'services', PROJECT, '--format', '{{.Name}} {{.Replicas}}'])).trim().split('\n');

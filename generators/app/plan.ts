@@ -85,6 +85,15 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
 
   const target = DEPLOY_TARGETS[after.answers.deployTarget];
   if (target.rerun) {
+    // The database tier's own steps (a new etcd member announced first, members recreated one at a
+    // time, bootstrap.dcs settings applied through patronictl) are planned for Compose only: a plain
+    // redeploy would start or restart them together, or skip them. Refused until planned for Swarm.
+    const modeSteps = modeOf(after.database).planCommands(before.answers, after, after.database, change, []);
+    if (modeSteps.length > 0) {
+      plan.refusals.push(
+        `the database tier changes, and its steps are not planned for swarm yet (on Compose they would be: ${modeSteps.join('; ')}). A plain \`docker stack deploy\` would start or restart those members together, or skip a step: apply the equivalent by hand (docker exec on each member's host), then re-run with --force.`,
+      );
+    }
     const { commands, note } = target.rerun(after, stackParts(after));
     plan.commands.push(...commands);
     plan.notes.push(note);

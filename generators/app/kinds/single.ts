@@ -40,7 +40,8 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
     sslMode: 'disable',
   }),
   serviceNames: (db) => [db.server.name],
-  livenessChecks: () => ({}),
+  // pg_isready fails during crash recovery, and Swarm would kill PostgreSQL in the middle of it.
+  livenessChecks: (db) => ({ [db.server.name]: null }),
   hostBound: (db) => ({ [db.server.name]: 'postgres' }),
   services: (t, { server }, volumes) => {
     volumes[`${server.name}-data`] = {};

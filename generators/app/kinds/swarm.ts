@@ -120,9 +120,13 @@ const imageCommands = (t: Topology, files: GeneratedFile[]) => {
 
 /**
  * Detached: Docker's own wait (--detach=false) verifies one service after another, several seconds
- * each even when nothing changed; the wait script watches them all at once.
+ * each even when nothing changed; the wait script watches them all at once. --prune: a service the
+ * stack no longer has (a removed Grafana replica) is removed. --with-registry-auth: the nodes pull
+ * with this manager's registry login, if the registry needs one.
  */
-const deployCommand = (t: Topology) => `docker stack deploy --detach=true -c ${STACK_FILE} ${t.project}`;
+const deployCommand = (t: Topology) => `docker stack deploy --detach=true --prune --with-registry-auth -c ${STACK_FILE} ${t.project}`;
+
+const labelCommand = `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`;
 
 /** Every node label the stack's placement reads, with the service it places (the lb label: every LB host). */
 export function nodeLabels(t: Topology): { label: string; value: string; service: string; what: string }[] {
@@ -309,7 +313,7 @@ export const swarm: DeployTargetSpec = {
   ],
   // Swarm hands each container its secrets with the owner and mode the stack file gives them.
   secretFileMode: 0o600,
-  firstStartCommands: (t, files) => [...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
+  firstStartCommands: (t, files) => [labelCommand, ...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
   rerun: (t, files) => ({
     commands: [...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
     note: 'Swarm updates every changed service at once, each one task at a time, rolled back if its new task fails its health check.',
@@ -322,7 +326,7 @@ export const swarm: DeployTargetSpec = {
     imageCommands: imageCommands(t, files),
     deployCommand: deployCommand(t),
     waitCommand: WAIT_SCRIPT.command,
-    labelCommand: `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`,
+    labelCommand,
     labelScript: LABEL_SCRIPT.command,
     labels: nodeLabels(t),
     postgresLabel: nodeLabel(t, 'postgres'),
