@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { load } from 'js-yaml';
 import { httpRequest } from '../../lab/clients.js';
 import { runShell } from '../../lab/shell.js';
-import { WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
+import { APP_SUBNET, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
 import { labUnavailableReason } from '../../lab/stack-lab.js';
 import {
   generateSwarmStack,
@@ -89,6 +89,12 @@ describeLab('a generated swarm stack on three hosts', () => {
         'x-request-key': `readme-${i}`,
       });
       expect([i, r.status]).toEqual([i, 200]);
+      // Each replica gossips on its own address in the app network's subnet (found by the wrapper, not by DNS).
+      const gossip = await httpRequest({ host: swarm.nodeIp(i), port: HTTP_PORT }, 'GET', '/api/standin/gossip');
+      expect(JSON.parse(gossip.body)).toMatchObject({
+        listen: expect.stringMatching(`^${APP_SUBNET.prefix.replace(/\./g, '\\.')}`),
+        port: 9094,
+      });
     }
   });
 
