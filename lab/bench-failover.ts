@@ -188,10 +188,12 @@ const rows: [string, string, (c: Column) => string][] = [
 ];
 const header = ['metric', 'target', ...columns.map((c) => c.name)];
 const table = [header, header.map(() => '---'), ...rows.map(([m, t, f]) => [m, t, ...columns.map(f)])];
-console.log(
-  `\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`,
-);
-console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
+if (columns.length > 0) {
+  console.log(
+    `\nFailover benchmark on the real Docker Engine: ${RUNS} run(s) per cell, synchronous replication, 3 Patroni nodes, 3 etcd, 2 Grafana stand-ins.`,
+  );
+  console.log(`${[...timings].map(([p, t]) => `${p}: ${t}`).join('; ')} (from the generated patroni/pg-1.yml).\n`);
+}
 // BENCH_RUNS=0 runs the drills alone.
 if (RUNS > 0) for (const line of table) console.log(`| ${line.join(' | ')} |`);
 
