@@ -20,18 +20,7 @@ import { generateStack } from './generate.js';
 import { DISK_FULL_VOLUME_MB, DRILLS_ON_A_SYNC_STACK, DRILLS_ON_THEIR_OWN_STACK, type DrillResult } from './drills.js';
 import { grafanaReplicaLoss, plannedReplicaRestarts, primaryLoss, waitClusterSettled } from './scenarios.js';
 import { labUnavailableReason, StackLab } from './stack-lab.js';
-import {
-  generateSwarmStack,
-  HOST_LOSS_DRILLS,
-  hostLoss,
-  runSwarmReadme,
-  SWARM_HTTP_PORT,
-  SWARM_LB_NODES,
-  SWARM_PATRONI_NODES,
-  SWARM_PROJECT,
-  SwarmStack,
-  type HostLossResult,
-} from './swarm-stack.js';
+import { HOST_LOSS_DRILLS, hostLoss, labSwarmStack, runSwarmReadme, type HostLossResult } from './swarm-stack.js';
 import { SwarmLab } from './swarm.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -239,10 +228,9 @@ async function hostLosses(): Promise<Map<string, HostLossResult[]>> {
   const swarm = await SwarmLab.start(3);
   try {
     await swarm.waitAllReady();
-    const dir = generateSwarmStack(swarm);
+    const { dir, stack } = labSwarmStack(swarm);
     const failed = (await runSwarmReadme(swarm, dir)).filter((r) => r.code !== 0);
     if (failed.length > 0) throw new Error(`the swarm README's commands failed: ${JSON.stringify(failed)}`);
-    const stack = new SwarmStack(swarm, SWARM_PROJECT, SWARM_LB_NODES, SWARM_HTTP_PORT, SWARM_PATRONI_NODES);
     await stack.waitSettled();
     const results = new Map<string, HostLossResult[]>();
     for (let run = 1; run <= SWARM_RUNS; run++) {

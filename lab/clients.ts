@@ -141,13 +141,6 @@ export interface LoopResult {
   events: LoopEvent[];
 }
 
-/**
- * A bounded request loop against the load balancer: one request at a time,
- * `pauseMs` apart, until stop() or `maxMs`. POST /api/standin/writes makes it
- * a writer (each ok event carries the acknowledged id). Every request carries
- * a fresh X-Request-Key: a row written twice under one key is a request the
- * load balancer replayed (duplicateWrites).
- */
 /** Where a loop sends its requests: the load balancer(s) a user reaches, and who answered. */
 export interface LoopTarget {
   /** One load balancer, or several: then a request no LB answered goes to the next, as a browser tries each A record. */
@@ -155,6 +148,13 @@ export interface LoopTarget {
   serviceOfHostname(hostname: string): Promise<string | null>;
 }
 
+/**
+ * A bounded request loop against the load balancer: one request at a time,
+ * `pauseMs` apart, until stop() or `maxMs`. POST /api/standin/writes makes it
+ * a writer (each ok event carries the acknowledged id). Every request carries
+ * a fresh X-Request-Key: a row written twice under one key is a request the
+ * load balancer replayed (duplicateWrites).
+ */
 export function startLoop(
   lab: LoopTarget,
   opts: { method: 'GET' | 'POST'; path: string; pauseMs?: number; maxMs: number; timeoutMs?: number },

@@ -149,7 +149,7 @@ const BUILD_MACHINE_COMMAND = /^docker (build|push|tag) /;
  * mirrored), its public URL node 1's load balancer. --overlay-encryption false: this machine's
  * kernel has no ESP (CONFIG_INET_ESP), which encrypted overlays need.
  */
-export function generateSwarmStack(swarm: SwarmLab): string {
+function generateSwarmStack(swarm: SwarmLab): string {
   return generateStackWith([
     '--deploy-target',
     'swarm',
@@ -164,6 +164,12 @@ export function generateSwarmStack(swarm: SwarmLab): string {
     '--postgres-major',
     '18',
   ]);
+}
+
+/** The lab's stack, generated, and the SwarmStack that sees it (the default stack: nodes 1-3, LBs on 1 and 2). */
+export function labSwarmStack(swarm: SwarmLab): { dir: string; stack: SwarmStack } {
+  const dir = generateSwarmStack(swarm);
+  return { dir, stack: new SwarmStack(swarm, SWARM_PROJECT, SWARM_LB_NODES, SWARM_HTTP_PORT, SWARM_PATRONI_NODES) };
 }
 
 /**

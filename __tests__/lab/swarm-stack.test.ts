@@ -14,18 +14,18 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { load } from 'js-yaml';
 import { httpRequest } from '../../lab/clients.js';
 import { runShell } from '../../lab/shell.js';
+import { GRAFANA_DEFAULT_VERSION, IMAGES } from '../../generators/app/catalog.js';
 import { APP_SUBNET, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
 import { labUnavailableReason } from '../../lab/stack-lab.js';
 import {
-  generateSwarmStack,
   HOST_LOSS_DRILLS,
   hostLoss,
+  labSwarmStack,
   runSwarmReadme,
-  SWARM_HTTP_PORT,
-  SWARM_LB_NODES,
+  SWARM_HTTP_PORT as HTTP_PORT,
   SWARM_PATRONI_NODES,
-  SWARM_PROJECT,
-  SwarmStack,
+  SWARM_PROJECT as PROJECT,
+  type SwarmStack,
   type HostLossResult,
 } from '../../lab/swarm-stack.js';
 import { SwarmLab } from '../../lab/swarm.js';
@@ -35,15 +35,8 @@ if (unavailable) console.warn(`\n!!! SWARM STACK TEST SKIPPED: ${unavailable}\n`
 const describeLab = unavailable ? describe.skip : describe;
 jest.setTimeout(900_000);
 
-const PROJECT = SWARM_PROJECT;
-const HTTP_PORT = SWARM_HTTP_PORT;
 /** The stand-in images, pushed under the mirrored names the stack pulls (--mirror-images). */
-const OFFICIAL_IMAGES = [
-  'grafana/grafana:13.2.3',
-  'gcr.io/etcd-development/etcd:v3.5.33',
-  'haproxy:3.2.22',
-  'nginxinc/nginx-unprivileged:1.30.4',
-];
+const OFFICIAL_IMAGES = [IMAGES.grafana(GRAFANA_DEFAULT_VERSION), IMAGES.etcd, IMAGES.haproxy, IMAGES.nginx];
 
 const report = (what: string, r: HostLossResult) =>
   console.log(
@@ -59,13 +52,12 @@ describeLab('a generated swarm stack on three hosts', () => {
   beforeAll(async () => {
     swarm = await SwarmLab.start(3);
     await swarm.waitAllReady();
-    dir = generateSwarmStack(swarm);
+    ({ dir, stack } = labSwarmStack(swarm));
     // What a user mirrors into their registry: here the stand-ins, under the names the README pushes to.
     for (const image of OFFICIAL_IMAGES) {
       const r = await swarm.hostDocker(['image', 'inspect', image]);
       if (r.code !== 0) throw new Error(`${image} is not on the test engine (npm run toolchain builds it)`);
     }
-    stack = new SwarmStack(swarm, PROJECT, SWARM_LB_NODES, HTTP_PORT, SWARM_PATRONI_NODES);
   }, 900_000);
   afterAll(() => swarm?.destroy());
 

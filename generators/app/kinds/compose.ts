@@ -9,7 +9,6 @@ export const compose: DeployTargetSpec = {
   summary: 'one host, Docker Compose',
   choiceHelp: 'one Docker host: docker compose up',
   asks: [],
-  stackFile: STACK_FILES.compose.path,
   files: (t, others) => [{ path: STACK_FILES.compose.path, contents: renderCompose(composeObject(t)) }, ...others],
   secretFileMode: SECRET_FILE_MODE,
   firstStartCommands: (t) => [
@@ -18,6 +17,7 @@ export const compose: DeployTargetSpec = {
     'docker compose ps',
   ],
   readme: 'stack/README.md',
+  readmePartials: true,
   readmeFacts: (t) => ({
     firstStartCommands: compose.firstStartCommands(t, []),
     rotationScript: STACK_FILES.lbRotation.command,

@@ -14,8 +14,6 @@ export interface DeployTargetSpec {
   choiceHelp: string;
   /** The target-specific questions it asks (the others keep their defaults and are not stored). */
   asks: readonly AnswerName[];
-  /** The file the engine reads: compose.yaml or stack.yaml. */
-  stackFile: string;
   /**
    * Every file of the stack but the README: its stack file added to the others (a target that names
    * configuration by its content needs their contents), less those it has no use for.
@@ -33,4 +31,6 @@ export interface DeployTargetSpec {
   /** The stack README's template (templates/stack/), and what it shows beyond the topology. */
   readme: 'stack/README.md' | 'stack/README-swarm.md';
   readmeFacts: (t: Topology, files: GeneratedFile[]) => Record<string, unknown>;
+  /** Whether that README includes the database mode's and the load balancer's partials (templates/stack/readme/). */
+  readmePartials: boolean;
 }

@@ -300,7 +300,6 @@ export const swarm: DeployTargetSpec = {
   summary: 'several hosts, Docker Swarm',
   choiceHelp: 'several Docker hosts in one swarm: docker stack deploy',
   asks: ['imageRegistry', 'mirrorImages', 'overlayEncryption'],
-  stackFile: STACK_FILE,
   files: (t, others) => [
     { path: STACK_FILE, contents: dump(swarmStackObject(t, others), { noRefs: true, lineWidth: -1 }) },
     ...others.filter((f) => !COMPOSE_ONLY_FILES.includes(f.path)),
@@ -319,8 +318,10 @@ export const swarm: DeployTargetSpec = {
     note: 'Swarm updates every changed service at once, each one task at a time, rolled back if its new task fails its health check.',
   }),
   readme: 'stack/README-swarm.md',
+  readmePartials: false,
   readmeFacts: (t, files) => ({
     stackFile: STACK_FILE,
+    imageFolder: PATRONI_FILES.image.path,
     /** The repository the Patroni image is pushed to (its tag follows the build folder). */
     patroniRepository: builtImage(t, files)?.replace(/:[^:/]+$/, ''),
     imageCommands: imageCommands(t, files),

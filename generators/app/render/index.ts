@@ -33,6 +33,7 @@ export type StackReadmeData = {
   db: Topology['database'];
   secretList: SecretSpec[];
 } & ReturnType<typeof readmeFacts> &
+  Partial<ReturnType<typeof partialFacts>> &
   // What the database mode's own partials show (drill figures, file names, …).
   Record<string, unknown>;
 
@@ -44,10 +45,6 @@ function readmeFacts(t: Topology) {
   const { sslMode } = t.grafana.database;
   return {
     title: mode.title(oneReplica),
-    oneReplica,
-    mode,
-    lb: LOAD_BALANCERS[t.loadBalancer.kind],
-    files: STACK_FILES,
     adminPasswordFile: SECRETS.grafanaAdmin.file,
     refusedChanges: mode.runsPostgres
       ? 'the project name, the PostgreSQL major version or the database mode'
@@ -55,6 +52,17 @@ function readmeFacts(t: Topology) {
     containerUsers: mode.runsPostgres ? 'Grafana as 472, PostgreSQL as 999' : 'Grafana as 472',
     /** How Grafana's connection to an external database is protected, for the limits. */
     externalDbLink: mode.runsPostgres ? undefined : `Grafana reaches your database with \`ssl_mode=${sslMode}\`: ${EXTERNAL_SSL[sslMode]}.`,
+  };
+}
+
+/** What the README partials of the database mode and the load balancer (templates/stack/readme/) read. */
+function partialFacts(t: Topology) {
+  return {
+    oneReplica: t.grafana.replicas.length === 1,
+    mode: modeOf(t.database),
+    lb: LOAD_BALANCERS[t.loadBalancer.kind],
+    files: STACK_FILES,
+    ...modeOf(t.database).readmeFacts(t.database),
   };
 }
 
@@ -85,7 +93,7 @@ export function renderStack(t: Topology): GeneratedFile[] {
     db: t.database,
     secretList: Object.values(t.secrets),
     ...readmeFacts(t),
-    ...modeOf(t.database).readmeFacts(t.database),
+    ...(target(t).readmePartials ? partialFacts(t) : {}),
     ...target(t).readmeFacts(t, parts),
   });
   return [...files, { path: STACK_FILES.readme.path, contents: readme }];
