@@ -216,22 +216,81 @@ describe('swarm answers', () => {
     const plan = planChange(topologyFor({}), topologyFor(SWARM), []);
     expect(plan.refusals).toEqual([expect.stringMatching(/^--deploy-target compose → swarm: the volumes, and the data in them, stay/)]);
   });
-  it('a swarm re-run that changes the database tier is refused: its steps (etcd members announced first, …) are planned for Compose only', () => {
-    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, etcdMembers: 5 }), ['patroni/pg-1.yml']);
-    expect(plan.refusals).toEqual([
-      expect.stringMatching(/^the database tier changes, and its steps are not planned for swarm yet .*etcd-add-member\.sh etcd-4/),
+  it('a swarm re-run that needs a command inside the cluster (a new etcd member, settings kept in etcd) is refused, naming it', () => {
+    const grow = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, etcdMembers: 5 }), []);
+    expect(grow.refusals).toEqual([
+      expect.stringMatching(
+        /^this change needs commands run inside the running cluster, .*`etcdctl member add etcd-4 --peer-urls=http:\/\/etcd-4:2380` before etcd-4 starts; `etcdctl member add etcd-5/,
+      ),
     ]);
-    expect(planChange(topologyFor(SWARM), topologyFor({ ...SWARM, failoverProfile: 'upstream' }), []).refusals).toHaveLength(1);
+    const profile = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, failoverProfile: 'upstream' }), []);
+    expect(profile.refusals).toEqual([expect.stringMatching(/`patronictl edit-config --force -s ttl=30 /)]);
   });
-  it('a swarm re-run is applied by deploying the stack again, after pushing the (maybe new) Patroni image', () => {
-    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, grafanaReplicas: 3 }), ['grafana/grafana.ini', 'lb/haproxy.cfg']);
-    expect(plan.refusals).toEqual([]);
-    expect(plan.commands).toEqual([
-      expect.stringMatching(/^docker build -t registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+ patroni\/image$/),
-      expect.stringMatching(/^docker push registry\.example\.com:5000\/team\/grafana-ha-patroni:\S+$/),
-      'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
-      './scripts/swarm-wait.sh',
+});
+
+describe('a swarm re-run updates one service at a time, in a safe order', () => {
+  const deployed = (service: string) =>
+    `docker stack deploy --detach=false --quiet --with-registry-auth -c services/${service}.yaml grafana-ha`;
+  const WHOLE_STACK = [
+    'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
+    './scripts/swarm-wait.sh',
+  ];
+  const plan = (from: Partial<Answers>, to: Partial<Answers>) =>
+    planChange(topologyFor({ ...SWARM, ...from }), topologyFor({ ...SWARM, ...to }), []);
+
+  it('a new Grafana replica: its host labelled, it starts first, then the others (new alerting peers) one by one, then the LB', () => {
+    const p = plan({ grafanaReplicas: 2 }, { grafanaReplicas: 3 });
+    expect(p.refusals).toEqual([]);
+    expect(p.commands).toEqual([
+      expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /),
+      deployed('grafana-3'),
+      deployed('grafana-1'),
+      deployed('grafana-2'),
+      deployed('lb'),
+      ...WHOLE_STACK,
     ]);
+    expect(p.notes).toContain('grafana-3 need a host: join it to the swarm first; the label script places them on a free one.');
+  });
+  it('a new PostgreSQL node starts (and clones) first; the DB router then routes to it; the rest is left alone', () => {
+    const p = plan({ patroniNodes: 3 }, { patroniNodes: 4 });
+    expect(p.refusals).toEqual([]);
+    // The other nodes' definitions do not change (the same etcd, the same scope): they keep running.
+    expect(p.commands).toEqual([
+      expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /),
+      deployed('pg-4'),
+      deployed('db-router'),
+      ...WHOLE_STACK,
+    ]);
+  });
+  it('fewer Grafana replicas: the LB stops using the removed one, then the whole-stack deploy (with --prune) removes it', () => {
+    const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });
+    expect(p.commands).toEqual([deployed('grafana-1'), deployed('grafana-2'), deployed('lb'), ...WHOLE_STACK]);
+  });
+  it('the same answers again: nothing to apply', () => {
+    expect(plan({}, {}).commands).toEqual([]);
+  });
+  it('each step deploys a stack file of that one service, with only the networks, volumes, configs and secrets it uses', () => {
+    const { files, stack } = stackOf({ grafanaReplicas: 2 });
+    const pg = load(files['services/pg-1.yaml']!) as Stack & { volumes: Record<string, unknown> };
+    expect(Object.keys(pg.services)).toEqual(['pg-1']);
+    expect(pg.services['pg-1']).toEqual(stack.services['pg-1']);
+    expect(Object.keys(pg.networks)).toEqual(['db']);
+    expect(Object.keys(pg.volumes)).toEqual(['pg-1-data']);
+    expect(Object.keys(pg.configs).sort()).toEqual(pg.services['pg-1']!.configs!.map((c) => c.source).sort());
+    expect(Object.keys(pg.secrets).sort()).toEqual(pg.services['pg-1']!.secrets!.map((c) => c.source).sort());
+    // Its files are named from its own folder, one below the stack folder.
+    for (const ref of [...Object.values(pg.configs), ...Object.values(pg.secrets)]) expect(ref.file).toMatch(/^\.\.\/[^.]/);
+    const lb = load(files['services/lb.yaml']!) as Record<string, unknown>;
+    expect(Object.keys(lb).sort()).toEqual(['configs', 'networks', 'services']);
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith('services/'))
+        .sort(),
+    ).toEqual(
+      Object.keys(stack.services)
+        .map((s) => `services/${s}.yaml`)
+        .sort(),
+    );
   });
 });
 

@@ -84,19 +84,16 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   }
 
   const target = DEPLOY_TARGETS[after.answers.deployTarget];
-  if (target.rerun) {
-    // The database tier's own steps (a new etcd member announced first, members recreated one at a
-    // time, bootstrap.dcs settings applied through patronictl) are planned for Compose only: a plain
-    // redeploy would start or restart them together, or skip them. Refused until planned for Swarm.
-    const modeSteps = modeOf(after.database).planCommands(before.answers, after, after.database, change, []);
-    if (modeSteps.length > 0) {
+  if (target.planRerun) {
+    // The target plans its own steps, from a manager: a step that must run inside the cluster
+    // (announcing a new etcd member, say) is out of its reach, and refused with the step named.
+    const inCluster = modeOf(after.database).inClusterSteps(before.answers, after, after.database, change);
+    if (inCluster.length > 0) {
       plan.refusals.push(
-        `the database tier changes, and its steps are not planned for swarm yet (on Compose they would be: ${modeSteps.join('; ')}). A plain \`docker stack deploy\` would start or restart those members together, or skip a step: apply the equivalent by hand (docker exec on each member's host), then re-run with --force.`,
+        `this change needs commands run inside the running cluster, which a ${after.answers.deployTarget} re-run does not plan: ${inCluster.join('; ')}. Run them by hand (\`docker exec\` into a member on its host), then re-run with --force.`,
       );
     }
-    const { commands, note } = target.rerun(after, stackParts(after));
-    plan.commands.push(...commands);
-    plan.notes.push(note);
+    plan.commands.push(...target.planRerun({ t: before, files: stackParts(before) }, { t: after, files: stackParts(after) }, plan.notes));
     return plan;
   }
 

@@ -75,6 +75,12 @@ export interface DatabaseModeSpec<D> {
   arrivingFrom: Partial<Record<DbMode, string>>;
   /** Changes within the mode that a running stack cannot take. */
   refusals: (was: Answers, now: Answers, before: D) => string[];
+  /**
+   * The steps of a re-run that are commands run inside the running cluster, not services started or
+   * recreated (a new etcd member announced, settings the cluster keeps): a target whose plan cannot
+   * reach into the cluster (Swarm, from a manager) names them in a refusal.
+   */
+  inClusterSteps: (was: Answers, after: Topology, db: D, change: ServiceChange) => string[];
   /** The commands that apply a re-run to its services, in order; `notes` gets what the user must know. */
   planCommands: (was: Answers, after: Topology, db: D, change: ServiceChange, notes: string[]) => string[];
 }

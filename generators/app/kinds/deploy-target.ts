@@ -7,6 +7,12 @@ import type { AnswerName } from '../questions.js';
 import type { GeneratedFile } from '../stack-files.js';
 import type { Topology } from '../topology.js';
 
+/** A topology and every file of its stack but the stack file and the README. */
+export interface StackInputs {
+  t: Topology;
+  files: GeneratedFile[];
+}
+
 export interface DeployTargetSpec {
   /** What it is, for `--help` ("compose (…) or swarm (…)"). */
   summary: string;
@@ -24,10 +30,11 @@ export interface DeployTargetSpec {
   /** What the generator prints after a first run, and the stack README starts the stack with. */
   firstStartCommands: (t: Topology, files: GeneratedFile[]) => string[];
   /**
-   * How a re-run is applied, when the target's engine applies a whole stack file itself (Swarm);
-   * without it, the re-run plan's service-by-service Compose commands.
+   * The commands that apply a re-run, in order, when the target plans them itself (Swarm: one
+   * service at a time); `notes` gets what the user must know. Without it, the re-run plan's
+   * service-by-service Compose commands. `files`: every file of each stack but the stack file and README.
    */
-  rerun?: (t: Topology, files: GeneratedFile[]) => { commands: string[]; note: string };
+  planRerun?: (before: StackInputs, after: StackInputs, notes: string[]) => string[];
   /** The stack README's template (templates/stack/), and what it shows beyond the topology. */
   readme: 'stack/README.md' | 'stack/README-swarm.md';
   readmeFacts: (t: Topology, files: GeneratedFile[]) => Record<string, unknown>;

@@ -42,5 +42,6 @@ export const external: DatabaseModeSpec<ExternalPostgres> = {
   readmeFacts: () => ({}),
   arrivingFrom: {},
   refusals: () => [],
+  inClusterSteps: () => [],
   planCommands: () => [],
 };

@@ -342,6 +342,16 @@ function dcsSettings(was: Answers, now: Answers, db: PatroniCluster): string[] {
   return settings;
 }
 
+function inClusterSteps(was: Answers, after: Topology, db: PatroniCluster, change: ServiceChange): string[] {
+  const dcs = dcsSettings(was, after.answers, db);
+  return [
+    ...db.etcd.members
+      .filter((m) => change.isNew(m.name))
+      .map((m) => `\`etcdctl member add ${m.name} --peer-urls=http://${m.name}:${m.peerPort}\` before ${m.name} starts`),
+    ...(dcs.length > 0 ? [`\`patronictl edit-config --force ${dcs.join(' ')}\` (Patroni keeps these settings in etcd)`] : []),
+  ];
+}
+
 function planCommands(was: Answers, after: Topology, db: PatroniCluster, change: ServiceChange, notes: string[]): string[] {
   const { isNew, redefined, fileChanged } = change;
   const commands: string[] = [];
@@ -447,5 +457,6 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
       'the Patroni cluster starts empty: dump the single server (pg_dump), re-run with --force, start only the database (`docker compose up -d --wait db-router`), restore the dump through the DB router, then start the rest (README.md has the commands).',
   },
   refusals,
+  inClusterSteps,
   planCommands,
 };

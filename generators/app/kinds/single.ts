@@ -81,6 +81,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
   readmeFacts: () => ({}),
   arrivingFrom: { patroni: 'the single server starts empty: dump the cluster through the DB router, re-run with --force, and restore it.' },
   refusals: () => [],
+  inClusterSteps: () => [],
   planCommands: (_was, _after, db, change, notes) => {
     if (!change.redefined(db.server.name)) return [];
     notes.push(`Recreating ${db.server.name} interrupts Grafana's database for a few seconds (no database HA in this mode).`);

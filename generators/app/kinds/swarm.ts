@@ -22,11 +22,17 @@ import { NETWORKS } from '../networks.js';
 import { buildsImages, composeObject } from '../render/compose.js';
 import type { Topology } from '../topology.js';
 import type { HostBoundRole } from './database-mode.js';
-import type { DeployTargetSpec } from './deploy-target.js';
+import type { DeployTargetSpec, StackInputs } from './deploy-target.js';
 import { LOAD_BALANCERS, modeOf } from './registry.js';
 import { PATRONI_FILES } from './patroni.js';
 
 const STACK_FILE = 'stack.yaml';
+/**
+ * Each service's own stack file: the service and the networks, configs, secrets and volumes it uses.
+ * Deployed alone, without --prune, it updates that one service and leaves the others as they are:
+ * the steps of a re-run, one service at a time.
+ */
+export const serviceStackFile = (service: string) => `services/${service}.yaml`;
 /** Labels the swarm's hosts for the stack's placement: `./scripts/swarm-label-nodes.sh HOST...`. */
 export const LABEL_SCRIPT = script('scripts/swarm-label-nodes.sh');
 /** Waits until every service runs all its tasks: `./scripts/swarm-wait.sh [SECONDS]`. */
@@ -57,6 +63,9 @@ const SECRET_READERS: Record<SwarmRole, { uid: string; gid: string }> = {
  * to it from outside, so it only has to differ from the stack's other networks and the hosts' own.
  */
 export const APP_SUBNET = { cidr: '10.253.250.0/24', prefix: '10.253.250.' } as const;
+
+/** How long Swarm watches an updated task, once healthy, before it counts the update a success. */
+export const UPDATE_MONITOR_S = 15;
 
 /** How many DB router tasks run, on different hosts: one lost host leaves Grafana a route. */
 export const DB_ROUTER_TASKS = 2;
@@ -125,6 +134,14 @@ const imageCommands = (t: Topology, files: GeneratedFile[]) => {
  * with this manager's registry login, if the registry needs one.
  */
 const deployCommand = (t: Topology) => `docker stack deploy --detach=true --prune --with-registry-auth -c ${STACK_FILE} ${t.project}`;
+
+/**
+ * One service updated alone. Not detached: Docker's own wait follows this one service until its new
+ * task has passed its health check and the update's monitor period, and fails (exit 1) if the update
+ * is rolled back or paused, which stops the plan before the next service.
+ */
+export const serviceDeployCommand = (t: Topology, service: string) =>
+  `docker stack deploy --detach=false --quiet --with-registry-auth -c ${serviceStackFile(service)} ${t.project}`;
 
 const labelCommand = `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`;
 
@@ -274,7 +291,9 @@ export function swarmStackObject(t: Topology, files: GeneratedFile[]) {
         restart_policy: { condition: 'any', delay: '5s' },
         // One task at a time, stopped before its replacement starts (a volume, or a host port, is
         // never shared by two tasks); a replacement that fails its health check is rolled back.
-        update_config: { parallelism: 1, delay: '10s', order: 'stop-first', failure_action: 'rollback', monitor: '60s' },
+        // A task counts as started only once healthy; the monitor period then watches it a little
+        // longer for a crash (and is how long each step of a re-run waits after its service).
+        update_config: { parallelism: 1, delay: '5s', order: 'stop-first', failure_action: 'rollback', monitor: `${UPDATE_MONITOR_S}s` },
         rollback_config: { parallelism: 1, order: 'stop-first' },
       },
     });
@@ -296,31 +315,134 @@ export function swarmStackObject(t: Topology, files: GeneratedFile[]) {
   };
 }
 
+type SwarmStack = ReturnType<typeof swarmStackObject>;
+type SwarmService = {
+  networks?: string[] | Record<string, unknown>;
+  volumes?: unknown[];
+  configs?: { source: string }[];
+  secrets?: { source: string }[];
+};
+
+/** `stack` cut down to one service and the networks, volumes, configs and secrets it uses. */
+export function oneServiceStack(stack: SwarmStack, name: string) {
+  const service = stack.services[name] as SwarmService;
+  const pick = <V>(all: Record<string, V>, keys: string[]) => {
+    const kept = Object.fromEntries(Object.entries(all).filter(([key]) => keys.includes(key)));
+    return Object.keys(kept).length > 0 ? kept : undefined;
+  };
+  const networks = Array.isArray(service.networks) ? service.networks : Object.keys(service.networks ?? {});
+  const volumes = (service.volumes ?? []).filter((v): v is string => typeof v === 'string').map((v) => v.split(':')[0] ?? '');
+  // Relative paths are read from the file's own folder, one below the stack folder.
+  const fromSubfolder = <V extends { file: string }>(all: Record<string, V> | undefined) =>
+    all && Object.fromEntries(Object.entries(all).map(([k, v]) => [k, { ...v, file: v.file.replace(/^\.\//, '../') }]));
+  return Object.fromEntries(
+    Object.entries({
+      services: { [name]: service },
+      networks: pick(stack.networks, networks),
+      volumes: pick(stack.volumes, volumes),
+      configs: fromSubfolder(
+        pick(
+          stack.configs,
+          (service.configs ?? []).map((c) => c.source),
+        ),
+      ),
+      secrets: fromSubfolder(
+        pick(
+          stack.secrets,
+          (service.secrets ?? []).map((c) => c.source),
+        ),
+      ),
+    }).filter(([, section]) => section !== undefined),
+  );
+}
+
+const yaml = (data: unknown) => dump(data, { noRefs: true, lineWidth: -1 });
+
+/**
+ * The order a re-run updates services in, one at a time: the database tier first (etcd members,
+ * then PostgreSQL nodes, new ones first: they clone while the others serve), then the DB router,
+ * then Grafana (new replicas first, so that the load balancer has them before any other restarts),
+ * then the load balancer; anything else last.
+ */
+function updateOrder(t: Topology, services: string[]): string[] {
+  const hostBound = modeOf(t.database).hostBound(t.database);
+  const rank = (service: string) => {
+    const role = hostBound[service];
+    if (role === 'etcd') return 0;
+    if (role === 'postgres') return 1;
+    if (t.grafana.replicas.some((r) => r.name === service)) return 3;
+    if (service === t.loadBalancer.name) return 4;
+    return modeOf(t.database).serviceNames(t.database).includes(service) ? 2 : 5;
+  };
+  return [...services].sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * A re-run on a swarm: each changed service updated alone, in a safe order, each waiting for the
+ * last (a plain `docker stack deploy` would update every changed service at the same time), then
+ * the whole stack deployed once more, which changes nothing but removes the services it no longer has.
+ */
+function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]): string[] {
+  const was = swarmStackObject(before.t, before.files).services as Record<string, unknown>;
+  const now = swarmStackObject(after.t, after.files).services as Record<string, unknown>;
+  const added = Object.keys(now).filter((s) => !(s in was));
+  const changed = Object.keys(now).filter((s) => s in was && JSON.stringify(was[s]) !== JSON.stringify(now[s]));
+  const removed = Object.keys(was).filter((s) => !(s in now));
+  if (added.length + changed.length + removed.length === 0) return [];
+  const newFirst = (services: string[]) => [...services.filter((s) => added.includes(s)), ...services.filter((s) => !added.includes(s))];
+  const t = after.t;
+  const steps = updateOrder(t, newFirst([...added, ...changed]));
+  const hostBound = modeOf(t.database).hostBound(t.database);
+  const placed = added.filter((s) => s in hostBound || t.grafana.replicas.some((r) => r.name === s));
+  const image = builtImage(t, after.files);
+  const postgres = steps.filter((s) => hostBound[s] === 'postgres' && !added.includes(s));
+  if (postgres.length > 1) {
+    notes.push(
+      `${postgres.join(', ')} are updated one at a time; the leader's restart is a failover. To keep it to one, update the leader last: if ${postgres[0]} leads (\`docker exec\` into a node on its host: \`patronictl list\`), switch over first (\`patronictl switchover --force\`).`,
+    );
+  }
+  if (placed.length > 0)
+    notes.push(`${placed.join(', ')} need a host: join it to the swarm first; the label script places them on a free one.`);
+  return [
+    ...(placed.length > 0 ? [labelCommand] : []),
+    ...(image && image !== builtImage(before.t, before.files) ? imageCommands(t, after.files) : []),
+    ...steps.map((s) => serviceDeployCommand(t, s)),
+    deployCommand(t),
+    WAIT_SCRIPT.command,
+  ];
+}
+
 export const swarm: DeployTargetSpec = {
   summary: 'several hosts, Docker Swarm',
   choiceHelp: 'several Docker hosts in one swarm: docker stack deploy',
   asks: ['imageRegistry', 'mirrorImages', 'overlayEncryption'],
-  files: (t, others) => [
-    { path: STACK_FILE, contents: dump(swarmStackObject(t, others), { noRefs: true, lineWidth: -1 }) },
-    ...others.filter((f) => !COMPOSE_ONLY_FILES.includes(f.path)),
-    labelScript(t),
-    {
-      path: WAIT_SCRIPT.path,
-      mode: 0o755,
-      contents: renderTemplate('swarm/wait.sh', { project: t.project, script: WAIT_SCRIPT.command, limitSeconds: WAIT_LIMIT_S }),
-    },
-  ],
+  files: (t, others) => {
+    const stack = swarmStackObject(t, others);
+    return [
+      { path: STACK_FILE, contents: yaml(stack) },
+      ...Object.keys(stack.services).map((service) => ({
+        path: serviceStackFile(service),
+        contents: yaml(oneServiceStack(stack, service)),
+      })),
+      ...others.filter((f) => !COMPOSE_ONLY_FILES.includes(f.path)),
+      labelScript(t),
+      {
+        path: WAIT_SCRIPT.path,
+        mode: 0o755,
+        contents: renderTemplate('swarm/wait.sh', { project: t.project, script: WAIT_SCRIPT.command, limitSeconds: WAIT_LIMIT_S }),
+      },
+    ];
+  },
   // Swarm hands each container its secrets with the owner and mode the stack file gives them.
   secretFileMode: 0o600,
   firstStartCommands: (t, files) => [labelCommand, ...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
-  rerun: (t, files) => ({
-    commands: [...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
-    note: 'Swarm updates every changed service at once, each one task at a time, rolled back if its new task fails its health check.',
-  }),
+  planRerun: planSwarmRerun,
   readme: 'stack/README-swarm.md',
   readmePartials: false,
   readmeFacts: (t, files) => ({
     stackFile: STACK_FILE,
+    serviceStackFile,
+    updateMonitorSeconds: UPDATE_MONITOR_S,
     imageFolder: PATRONI_FILES.image.path,
     /** The repository the Patroni image is pushed to (its tag follows the build folder). */
     patroniRepository: builtImage(t, files)?.replace(/:[^:/]+$/, ''),
