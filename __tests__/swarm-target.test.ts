@@ -235,6 +235,7 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
     './scripts/swarm-wait.sh',
   ];
+  const LABEL_HOSTS = expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /);
   const plan = (from: Partial<Answers>, to: Partial<Answers>) =>
     planChange(topologyFor({ ...SWARM, ...from }), topologyFor({ ...SWARM, ...to }), []);
 
@@ -242,7 +243,7 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     const p = plan({ grafanaReplicas: 2 }, { grafanaReplicas: 3 });
     expect(p.refusals).toEqual([]);
     expect(p.commands).toEqual([
-      expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /),
+      LABEL_HOSTS,
       deployed('grafana-3'),
       deployed('grafana-1'),
       deployed('grafana-2'),
@@ -255,12 +256,7 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     const p = plan({ patroniNodes: 3 }, { patroniNodes: 4 });
     expect(p.refusals).toEqual([]);
     // The other nodes' definitions do not change (the same etcd, the same scope): they keep running.
-    expect(p.commands).toEqual([
-      expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /),
-      deployed('pg-4'),
-      deployed('db-router'),
-      ...WHOLE_STACK,
-    ]);
+    expect(p.commands).toEqual([LABEL_HOSTS, deployed('pg-4'), deployed('db-router'), ...WHOLE_STACK]);
   });
   it('fewer Grafana replicas: the LB stops using the removed one, then the whole-stack deploy (with --prune) removes it', () => {
     const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });
