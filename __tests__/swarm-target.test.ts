@@ -229,8 +229,11 @@ describe('swarm answers', () => {
 });
 
 describe('a swarm re-run updates one service at a time, in a safe order', () => {
-  const deployed = (service: string) =>
-    `docker stack deploy --detach=false --quiet --with-registry-auth -c services/${service}.yaml grafana-ha`;
+  // Each service deployed alone, then waited for until its update has completed (not only converged).
+  const deployed = (service: string) => [
+    `docker stack deploy --detach=false --quiet --with-registry-auth -c services/${service}.yaml grafana-ha`,
+    './scripts/swarm-wait.sh',
+  ];
   const WHOLE_STACK = [
     'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
     './scripts/swarm-wait.sh',
@@ -244,10 +247,10 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     expect(p.refusals).toEqual([]);
     expect(p.commands).toEqual([
       LABEL_HOSTS,
-      deployed('grafana-3'),
-      deployed('grafana-1'),
-      deployed('grafana-2'),
-      deployed('lb'),
+      ...deployed('grafana-3'),
+      ...deployed('grafana-1'),
+      ...deployed('grafana-2'),
+      ...deployed('lb'),
       ...WHOLE_STACK,
     ]);
     expect(p.notes).toContain('grafana-3 need a host: join it to the swarm first; the label script places them on a free one.');
@@ -256,11 +259,11 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     const p = plan({ patroniNodes: 3 }, { patroniNodes: 4 });
     expect(p.refusals).toEqual([]);
     // The other nodes' definitions do not change (the same etcd, the same scope): they keep running.
-    expect(p.commands).toEqual([LABEL_HOSTS, deployed('pg-4'), deployed('db-router'), ...WHOLE_STACK]);
+    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4'), ...deployed('db-router'), ...WHOLE_STACK]);
   });
   it('fewer Grafana replicas: the LB stops using the removed one, then the whole-stack deploy (with --prune) removes it', () => {
     const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });
-    expect(p.commands).toEqual([deployed('grafana-1'), deployed('grafana-2'), deployed('lb'), ...WHOLE_STACK]);
+    expect(p.commands).toEqual([...deployed('grafana-1'), ...deployed('grafana-2'), ...deployed('lb'), ...WHOLE_STACK]);
   });
   it('the same answers again: nothing to apply', () => {
     expect(plan({}, {}).commands).toEqual([]);
@@ -367,5 +370,51 @@ describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, (
         'node update --label-add grafana-ha.postgres=pg-3 node-ab',
       ]),
     );
+  });
+});
+
+describe(`${WAIT_SCRIPT.path}, against a fake docker whose one service converged but is still in its update`, () => {
+  /** Runs the generated script; `docker service inspect` answers `states` one call at a time (the last one after). */
+  function runWaitScript(states: string[], limitSeconds = 20) {
+    const dir = mkdtempSync(join(tmpdir(), 'ggha-wait-'));
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'wait.sh'), filesFor(SWARM)[WAIT_SCRIPT.path]!);
+    writeFileSync(join(dir, 'states'), states.join('\n') + '\n');
+    const fake = [
+      '#!/bin/sh',
+      'case "$1 $2 $4" in',
+      '  "stack services -q") echo svc-id ;;',
+      '  "stack services --format") echo "grafana-ha_grafana-1 1/1" ;;',
+      `  "service inspect "*) n=$(cat "${dir}/n" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/n"`,
+      `    state=$(sed -n "$((n + 1))p" "${dir}/states"); [ -n "$state" ] || state=$(tail -n 1 "${dir}/states")`,
+      '    echo "grafana-ha_grafana-1 $state: update message" ;;',
+      'esac',
+    ].join('\n');
+    writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
+    chmodSync(join(dir, 'bin/docker'), 0o755);
+    const run = spawnSync('sh', [join(dir, 'wait.sh'), String(limitSeconds)], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+    });
+    return { run, inspections: Number(readFileSync(join(dir, 'n'), 'utf8')) };
+  }
+
+  it('waits while the update is in progress (the monitor period), and succeeds once it completed', () => {
+    const { run, inspections } = runWaitScript(['updating', 'completed']);
+    expect({ status: run.status, stdout: run.stdout.trim(), inspections }).toEqual({
+      status: 0,
+      stdout: 'every service of grafana-ha runs all its tasks',
+      inspections: 2,
+    });
+  });
+  it('fails at once on a rolled-back update, naming the service', () => {
+    const { run, inspections } = runWaitScript(['rollback_completed']);
+    expect({ status: run.status, inspections }).toEqual({ status: 1, inspections: 1 });
+    expect(run.stderr).toContain('grafana-ha_grafana-1 rollback_completed: update message');
+  });
+  it('gives up after its limit, naming the update still in progress', () => {
+    const { run } = runWaitScript(['updating'], 1);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('grafana-ha_grafana-1 updating: update message');
   });
 });

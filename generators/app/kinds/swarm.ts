@@ -137,11 +137,13 @@ const deployCommand = (t: Topology) => `docker stack deploy --detach=true --prun
 
 /**
  * One service updated alone. Not detached: Docker's own wait follows this one service until its new
- * task has passed its health check and the update's monitor period, and fails (exit 1) if the update
- * is rolled back or paused, which stops the plan before the next service.
+ * task is healthy, and fails (exit 1) on a rollback. It returns just before Swarm ends the update's
+ * monitor period (seen on the test swarm), so the plan runs the wait script after it, which waits
+ * until no update is in progress: a task that fails during that period is rolled back before the
+ * next service is touched.
  */
-export const serviceDeployCommand = (t: Topology, service: string) =>
-  `docker stack deploy --detach=false --quiet --with-registry-auth -c ${serviceStackFile(service)} ${t.project}`;
+export const serviceDeployCommand = (project: string, service: string) =>
+  `docker stack deploy --detach=false --quiet --with-registry-auth -c ${serviceStackFile(service)} ${project}`;
 
 const labelCommand = `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`;
 
@@ -406,7 +408,7 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
   return [
     ...(placed.length > 0 ? [labelCommand] : []),
     ...(image && image !== builtImage(before.t, before.files) ? imageCommands(t, after.files) : []),
-    ...steps.map((s) => serviceDeployCommand(t, s)),
+    ...steps.flatMap((s) => [serviceDeployCommand(t.project, s), WAIT_SCRIPT.command]),
     deployCommand(t),
     WAIT_SCRIPT.command,
   ];
