@@ -173,18 +173,22 @@ export function labSwarmStack(swarm: SwarmLab): { dir: string; stack: SwarmStack
 }
 
 /**
- * Runs every command of the stack README, as written, in order: those that build or push images on
+ * Runs commands from the stack folder, in order, as a user would: those that build or push images on
  * this host's engine (where the stand-ins are), the others on node 1, a manager.
  */
-export async function runSwarmReadme(swarm: SwarmLab, dir: string) {
+export async function runOnSwarm<C extends { command: string }>(swarm: SwarmLab, dir: string, commands: C[]) {
   const results = [];
-  for (const { section, command } of runbookCommands(readFileSync(join(dir, 'README.md'), 'utf8'))) {
-    const env = BUILD_MACHINE_COMMAND.test(command) ? withEngine() : swarm.nodeEnv(1);
-    const r = await runShell(command, dir, env, 600_000);
-    results.push({ section, command, code: r.code, output: r.code === 0 ? '' : r.output });
+  for (const step of commands) {
+    const env = BUILD_MACHINE_COMMAND.test(step.command) ? withEngine() : swarm.nodeEnv(1);
+    const r = await runShell(step.command, dir, env, 600_000);
+    results.push({ ...step, code: r.code, output: r.code === 0 ? '' : r.output });
   }
   return results;
 }
+
+/** Every command of the stack README, as written, in order (runOnSwarm). */
+export const runSwarmReadme = (swarm: SwarmLab, dir: string) =>
+  runOnSwarm(swarm, dir, runbookCommands(readFileSync(join(dir, 'README.md'), 'utf8')));
 
 /**
  * The hosts a drill takes away, as the issue lists them: the primary's; a load balancer's that is

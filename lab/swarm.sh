@@ -5,6 +5,7 @@
 # bridge and the veth pairs it creates, and `stop` removes those; every process is ended by its PID.
 #
 #   swarm.sh start N      start N engines (node1…nodeN) and the registry; N managers in one swarm
+#   swarm.sh add          one more engine, joined as a worker; prints its number
 #   swarm.sh stop         stop everything this script started, remove namespaces, bridge, state
 #   swarm.sh env I        the DOCKER_HOST of node I ; ip I: its address on the bridge
 #   swarm.sh cut I        cut node I off the bridge (the host is lost to the others) ; heal I: back
@@ -82,6 +83,17 @@ kill_namespace() {
   return 0
 }
 
+# Node I's network namespace, linked to the bridge by a veth pair.
+add_namespace() {
+  local i=$1
+  ip netns add "ggha-sw$i"
+  ip link add "ggha-sw$i-h" type veth peer name eth0 netns "ggha-sw$i"
+  ip link set "ggha-sw$i-h" master "$bridge" up
+  ip -n "ggha-sw$i" addr add "$(node_ip "$i")/24" dev eth0
+  ip -n "ggha-sw$i" link set eth0 up
+  ip -n "ggha-sw$i" link set lo up
+}
+
 case "${1:-}" in
   start)
     n=${2:-3}
@@ -92,14 +104,7 @@ case "${1:-}" in
     ip link add "$bridge" type bridge
     ip addr add "$net.1/24" dev "$bridge"
     ip link set "$bridge" up
-    for i in $(seq 1 "$n"); do
-      ip netns add "ggha-sw$i"
-      ip link add "ggha-sw$i-h" type veth peer name eth0 netns "ggha-sw$i"
-      ip link set "ggha-sw$i-h" master "$bridge" up
-      ip -n "ggha-sw$i" addr add "$(node_ip "$i")/24" dev eth0
-      ip -n "ggha-sw$i" link set eth0 up
-      ip -n "ggha-sw$i" link set lo up
-    done
+    for i in $(seq 1 "$n"); do add_namespace "$i"; done
     cat > "$run/registry.yml" <<EOF
 version: 0.1
 log: { level: warn }
@@ -132,6 +137,17 @@ EOF
       rm -rf "$dir"
     done
     ;;
+  add)
+    # One more host, joined as a worker (what "adding a host" is for a user); prints its number.
+    [[ -f "$run/nodes" ]] || { echo "swarm: no swarm is running" >&2; exit 1; }
+    i=$(($(cat "$run/nodes") + 1))
+    add_namespace "$i"
+    echo "$i" > "$run/nodes"
+    start_engine "$i"
+    token=$(docker_on 1 swarm join-token -q worker)
+    docker_on "$i" swarm join --token "$token" --advertise-addr "$(node_ip "$i")" "$(node_ip 1):2377" >/dev/null
+    echo "$i"
+    ;;
   env) echo "export DOCKER_HOST=unix://$(sock "$2")" ;;
   ip) node_ip "$2" ;;
   cut) ip link set "ggha-sw$2-h" down ;;
@@ -139,5 +155,5 @@ EOF
   kill) kill_namespace "$2" ;;
   restart) start_engine "$2" ;;
   registry) echo "$registry" ;;
-  *) echo "usage: $0 start [N]|stop|env I|ip I|cut I|heal I|kill I|restart I|registry" >&2; exit 2 ;;
+  *) echo "usage: $0 start [N]|add|stop|env I|ip I|cut I|heal I|kill I|restart I|registry" >&2; exit 2 ;;
 esac

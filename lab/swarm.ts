@@ -17,17 +17,23 @@ export class SwarmLab {
   private destroyed = false;
 
   /** Per node (index 0 = node 1): its DOCKER_HOST and its address on the bridge, as swarm.sh sets them up. */
-  private readonly hosts: string[];
-  private readonly ips: string[];
+  private readonly hosts: string[] = [];
+  private readonly ips: string[] = [];
+  /** How many nodes the swarm has: the managers start() made, then the workers addNode() joined. */
+  nodes = 0;
 
   private constructor(
-    readonly nodes: number,
+    managers: number,
     /** host:port of the registry every node pulls missing images from. */
     readonly registry: string,
   ) {
-    const each = (f: (i: number) => string) => Array.from({ length: nodes }, (_, k) => f(k + 1));
-    this.hosts = each((i) => script(['env', String(i)]).replace(/^export DOCKER_HOST=/, ''));
-    this.ips = each((i) => script(['ip', String(i)]));
+    for (let i = 1; i <= managers; i++) this.known(i);
+  }
+
+  private known(i: number): void {
+    this.hosts.push(script(['env', String(i)]).replace(/^export DOCKER_HOST=/, ''));
+    this.ips.push(script(['ip', String(i)]));
+    this.nodes = i;
   }
 
   /** Starts `nodes` engines, every one a manager of one swarm, and the registry. */
@@ -43,6 +49,14 @@ export class SwarmLab {
     const lab = new SwarmLab(nodes, script(['registry']));
     process.once('exit', () => lab.destroy());
     return lab;
+  }
+
+  /** One more host, joined as a worker, as a user adds one; returns its number. */
+  addNode(): number {
+    const i = Number(script(['add']).split('\n').pop());
+    if (i !== this.nodes + 1) throw new Error(`swarm.sh add made node ${i}, not node ${this.nodes + 1}`);
+    this.known(i);
+    return i;
   }
 
   /** Node `i`'s address on the bridge, where its host-mode published ports answer. */
@@ -95,13 +109,13 @@ export class SwarmLab {
     return states;
   }
 
-  /** Waits until every node is Ready and reachable as a manager, seen from node `from`. */
+  /** Waits until every node is Ready and, if a manager, reachable, seen from node `from`. */
   waitAllReady(from = 1, timeoutMs = 90_000): Promise<void> {
     return waitFor(
       'every swarm node Ready',
       async () => {
         const states = await this.nodeStates(from).catch(() => ({}));
-        const ready = Object.values(states).filter((s) => s.status === 'Ready' && /Leader|Reachable/.test(s.manager));
+        const ready = Object.values(states).filter((s) => s.status === 'Ready' && /^(Leader|Reachable|)$/.test(s.manager));
         return ready.length === this.nodes || undefined;
       },
       timeoutMs,

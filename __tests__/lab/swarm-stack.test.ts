@@ -12,20 +12,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { load } from 'js-yaml';
-import { httpRequest } from '../../lab/clients.js';
-import { runShell } from '../../lab/shell.js';
+import { ackedIds, failures, httpRequest, startLoop } from '../../lab/clients.js';
+import { planCommands, rerunGenerator } from '../../lab/generate.js';
+import { runShell, waitFor } from '../../lab/shell.js';
 import { GRAFANA_DEFAULT_VERSION, IMAGES } from '../../generators/app/catalog.js';
-import { APP_SUBNET, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
+import { APP_SUBNET, serviceDeployCommand, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
 import { labUnavailableReason } from '../../lab/stack-lab.js';
 import {
   HOST_LOSS_DRILLS,
   hostLoss,
   labSwarmStack,
+  runOnSwarm,
   runSwarmReadme,
+  SwarmStack,
   SWARM_HTTP_PORT as HTTP_PORT,
   SWARM_PATRONI_NODES,
   SWARM_PROJECT as PROJECT,
-  type SwarmStack,
   type HostLossResult,
 } from '../../lab/swarm-stack.js';
 import { SwarmLab } from '../../lab/swarm.js';
@@ -128,5 +130,69 @@ describeLab('a generated swarm stack on three hosts', () => {
     // Back to every service at its count, as the README's wait script tells.
     const wait = await runShell(WAIT_SCRIPT.command, dir, swarm.nodeEnv(1), 300_000);
     expect({ code: wait.code, output: wait.output.trim() }).toEqual({ code: 0, output: expect.stringMatching(/runs all its tasks$/) });
+  });
+
+  test('adding a host: a re-run for a third Grafana replica and a fourth PostgreSQL node, its plan run as printed under a writer and a reader, fails no request, loses no write, and updates one service at a time', async () => {
+    const node = swarm.addNode();
+    await swarm.waitAllReady();
+    const plan = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-replicas', '3', '--patroni-nodes', '4']));
+    const updated = ['pg-4', 'db-router', 'grafana-3', 'grafana-1', 'grafana-2', 'lb'];
+    expect(plan.filter((c) => c.includes(' -c services/'))).toEqual(updated.map((service) => serviceDeployCommand(PROJECT, service)));
+
+    const grown = new SwarmStack(swarm, PROJECT, stack.lbNodes, HTTP_PORT, [...SWARM_PATRONI_NODES, 'pg-4']);
+    const writer = startLoop(grown, { method: 'POST', path: '/api/standin/writes', maxMs: 600_000, timeoutMs: 5000 });
+    const reader = startLoop(grown, { method: 'GET', path: '/api/standin/ping', maxMs: 600_000, timeoutMs: 5000 });
+    // Each service's update, read as soon as the wait after its step returns (the closing whole-stack
+    // deploy resets every UpdateStatus: `docker stack deploy` updates every service it names).
+    const results = [];
+    const spans: { service: string; state?: string; started: number; completed: number }[] = [];
+    const planStarted = Date.now();
+    try {
+      let deployed: string | undefined;
+      for (const command of plan) {
+        results.push(...(await runOnSwarm(swarm, dir, [{ command }])));
+        if (command === WAIT_SCRIPT.command && deployed && !['pg-4', 'grafana-3'].includes(deployed)) {
+          const status = JSON.parse(
+            await swarm.dockerOk(1, ['service', 'inspect', '--format', '{{json .UpdateStatus}}', `${PROJECT}_${deployed}`]),
+          ) as { State: string; StartedAt: string; CompletedAt: string } | null;
+          spans.push({
+            service: deployed,
+            state: status?.State,
+            started: Date.parse(status?.StartedAt ?? ''),
+            completed: Date.parse(status?.CompletedAt ?? ''),
+          });
+        }
+        deployed = / -c services\/(\S+)\.yaml /.exec(command)?.[1];
+      }
+    } finally {
+      await Promise.all([writer.stop(), reader.stop()]);
+    }
+    const [writes, reads] = await Promise.all([writer.stop(), reader.stop()]);
+    console.log(
+      `swarm re-run (add a host): ${plan.length} commands in ${((Date.now() - planStarted) / 1000).toFixed(0)} s; writes acked ${ackedIds(writes).length}, failed ${failures(writes).length}; reads ${reads.events.length}, failed ${failures(reads).length}`,
+    );
+    for (const result of results) expect(result).toEqual({ ...result, code: 0, output: '' });
+    expect({ writes: failures(writes), reads: failures(reads) }).toEqual({ writes: [], reads: [] });
+
+    // Each new member on a host without one of its role: pg-4 on the new host, grafana-3 on node 3.
+    // pg-4 streams and has every acknowledged write.
+    expect({ 'pg-4': await grown.nodeOf('pg-4'), 'grafana-3': await grown.nodeOf('grafana-3') }).toEqual({ 'pg-4': node, 'grafana-3': 3 });
+    await grown.waitSettled();
+    const ids = ackedIds(writes);
+    await waitFor(
+      'pg-4 to hold every acknowledged write',
+      async () =>
+        (await grown.sql('pg-4', `SELECT count(*) FROM standin_writes WHERE id = ANY('{${ids.join(',')}}'::bigint[])`))?.trim() ===
+          String(ids.length) || undefined,
+      60_000,
+      1000,
+    );
+
+    // One service at a time: each update had completed (monitor period included) before the next began.
+    expect(spans.map((span) => [span.service, span.state])).toEqual(
+      updated.filter((s) => !['pg-4', 'grafana-3'].includes(s)).map((service) => [service, 'completed']),
+    );
+    const overlapping = spans.slice(1).filter((span, k) => !(span.started >= spans[k]!.completed));
+    expect(overlapping).toEqual([]);
   });
 });
