@@ -228,6 +228,26 @@ describe('swarm answers', () => {
   });
 });
 
+describe('a shrink is refused with the steps to do by hand, written for the engine that runs the stack', () => {
+  const shrink = (target: Partial<Answers>) =>
+    planChange(topologyFor({ ...target, patroniNodes: 3, etcdMembers: 3 }), topologyFor({ ...target, patroniNodes: 2, etcdMembers: 1 }), [])
+      .refusals;
+  it('compose: docker compose exec and rm', () => {
+    const [nodes, etcd] = shrink({});
+    expect(nodes).toContain('check `docker compose exec pg-1 patronictl list`');
+    expect(nodes).toContain('then `docker compose rm --stop --force pg-3`.');
+    expect(etcd).toContain('`docker compose exec etcd-1 etcdctl member remove <ID>`');
+  });
+  it("swarm: docker exec on the member's host (a manager cannot reach it), docker service rm; no compose command", () => {
+    const [nodes, etcd] = shrink(SWARM);
+    const inTask = (service: string) => `docker exec "$(docker ps -q -f label=com.docker.swarm.service.name=grafana-ha_${service})"`;
+    expect(nodes).toContain(`check \`${inTask('pg-1')} patronictl list\` on pg-1's host`);
+    expect(nodes).toContain('then `docker service rm grafana-ha_pg-3`.');
+    expect(etcd).toContain(`\`${inTask('etcd-1')} etcdctl member remove <ID>\` on etcd-1's host`);
+    expect([nodes, etcd].join(' ')).not.toContain('docker compose');
+  });
+});
+
 describe('a swarm re-run updates one service at a time, in a safe order', () => {
   // Each service deployed alone, then waited for until its update has completed (not only converged).
   const deployed = (service: string) => [

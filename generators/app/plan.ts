@@ -53,7 +53,7 @@ function refusals(before: Topology, after: Topology): string[] {
     out.push(`--db-mode ${was.dbMode} → ${now.dbMode}: the data does not move by itself; ${switchNote}`);
     return out;
   }
-  return [...out, ...modeOf(before.database).refusals(was, now, before.database)];
+  return [...out, ...modeOf(before.database).refusals(was, now, before.database, DEPLOY_TARGETS[was.deployTarget].handSteps(before))];
 }
 
 /** `changedFiles`: generated paths whose contents differ from what is on disk. */

@@ -11,6 +11,10 @@ export const compose: DeployTargetSpec = {
   asks: [],
   files: (t, others) => [{ path: STACK_FILES.compose.path, contents: renderCompose(composeObject(t)) }, ...others],
   secretFileMode: SECRET_FILE_MODE,
+  handSteps: () => ({
+    inService: (service, command) => `\`docker compose exec ${service} ${command}\``,
+    remove: (services) => `\`docker compose rm --stop --force ${services.join(' ')}\``,
+  }),
   firstStartCommands: (t) => [
     ...(buildsImages(composeObject(t)) ? ['docker compose build'] : []),
     'docker compose up -d',

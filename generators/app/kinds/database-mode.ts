@@ -7,6 +7,7 @@ import type { Answers, AnswerName, DbMode } from '../questions.js';
 import type { Services, Volumes } from '../render/compose-parts.js';
 import type { GeneratedFile } from '../stack-files.js';
 import type { GrafanaDatabase, SecretKey, SecretSpec, StackHistory, Topology } from '../topology.js';
+import type { HandSteps } from './deploy-target.js';
 
 export type HostBoundRole = 'etcd' | 'postgres';
 
@@ -73,8 +74,8 @@ export interface DatabaseModeSpec<D> {
   readmeFacts: (db: D) => Record<string, unknown>;
   /** Why a re-run that switches from `from` into this mode must move the data, and how. */
   arrivingFrom: Partial<Record<DbMode, string>>;
-  /** Changes within the mode that a running stack cannot take. */
-  refusals: (was: Answers, now: Answers, before: D) => string[];
+  /** Changes within the mode that a running stack cannot take; `hands` writes the steps to do by hand. */
+  refusals: (was: Answers, now: Answers, before: D, hands: HandSteps) => string[];
   /**
    * The steps of a re-run that are commands run inside the running cluster, not services started or
    * recreated (a new etcd member announced, settings the cluster keeps): a target whose plan cannot

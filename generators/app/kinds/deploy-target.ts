@@ -13,6 +13,14 @@ export interface StackInputs {
   files: GeneratedFile[];
 }
 
+/** How a step the user runs by hand (named in a refusal) is written for this target's engine. */
+export interface HandSteps {
+  /** `command` run inside `service`'s container, as a phrase with the command in backticks. */
+  inService: (service: string, command: string) => string;
+  /** The services' containers stopped and removed, as a phrase with the command in backticks. */
+  remove: (services: string[]) => string;
+}
+
 export interface DeployTargetSpec {
   /** What it is, for `--help` ("compose (…) or swarm (…)"). */
   summary: string;
@@ -35,6 +43,8 @@ export interface DeployTargetSpec {
    * service-by-service Compose commands. `files`: every file of each stack but the stack file and README.
    */
   planRerun?: (before: StackInputs, after: StackInputs, notes: string[]) => string[];
+  /** How the user runs a step by hand on this target (refusals name such steps). */
+  handSteps: (t: Topology) => HandSteps;
   /** The stack README's template (templates/stack/), and what it shows beyond the topology. */
   readme: 'stack/README.md' | 'stack/README-swarm.md';
   readmeFacts: (t: Topology, files: GeneratedFile[]) => Record<string, unknown>;

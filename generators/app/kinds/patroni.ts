@@ -26,6 +26,7 @@ import { SECRETS } from '../secret-specs.js';
 import { numbered, type NonEmpty } from '../numbered.js';
 import type { Topology } from '../topology.js';
 import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
+import type { HandSteps } from './deploy-target.js';
 import { renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
 
@@ -311,21 +312,23 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
 const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl`;
 
 /** Shrinking needs hand work first: never the leader blindly, never an etcd member without `member remove`. */
-function refusals(was: Answers, now: Answers, db: PatroniCluster): string[] {
+function refusals(was: Answers, now: Answers, db: PatroniCluster, hands: HandSteps): string[] {
   const out: string[] = [];
+  const firstNode = db.patroni.nodes[0].name;
   if (now.patroniNodes < was.patroniNodes) {
     const gone = db.patroni.nodes.slice(now.patroniNodes).map((n) => n.name);
     out.push(
       `--patroni-nodes ${was.patroniNodes} → ${now.patroniNodes}: remove ${gone.join(', ')} by hand first, never the leader blindly: ` +
-        `check \`${patronictl(db)} list\`; if one of them is the leader, \`${patronictl(db)} switchover --candidate ${db.patroni.nodes[0].name} --force\`; ` +
-        `then \`docker compose rm --stop --force ${gone.join(' ')}\`. Then re-run with --force.`,
+        `check ${hands.inService(firstNode, 'patronictl list')}; if one of them is the leader, ${hands.inService(firstNode, `patronictl switchover --candidate ${firstNode} --force`)}; ` +
+        `then ${hands.remove(gone)}. Then re-run with --force.`,
     );
   }
   if (now.etcdMembers < was.etcdMembers) {
     const gone = db.etcd.members.slice(now.etcdMembers).map((m) => m.name);
+    const via = db.etcd.members[0].name;
     out.push(
       `--etcd-members ${was.etcdMembers} → ${now.etcdMembers}: remove ${gone.join(', ')} from the cluster by hand first, one at a time: ` +
-        `\`docker compose exec ${db.etcd.members[0].name} etcdctl member list\`, \`docker compose exec ${db.etcd.members[0].name} etcdctl member remove <ID>\`, then \`docker compose rm --stop --force <member>\`. Then re-run with --force.`,
+        `${hands.inService(via, 'etcdctl member list')}, ${hands.inService(via, 'etcdctl member remove <ID>')}, then ${hands.remove(['<member>'])}. Then re-run with --force.`,
     );
   }
   return out;

@@ -145,6 +145,10 @@ const deployCommand = (t: Topology) => `docker stack deploy --detach=true --prun
 export const serviceDeployCommand = (project: string, service: string) =>
   `docker stack deploy --detach=false --quiet --with-registry-auth -c ${serviceStackFile(service)} ${project}`;
 
+/** `docker exec` into a service's task, run on the host that runs it (the README says which host). */
+const onItsHost = (t: Topology, service: string) =>
+  `docker exec "$(docker ps -q -f label=com.docker.swarm.service.name=${t.project}_${service})"`;
+
 const labelCommand = `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`;
 
 /** Every node label the stack's placement reads, with the service it places (the lb label: every LB host). */
@@ -439,6 +443,11 @@ export const swarm: DeployTargetSpec = {
   secretFileMode: 0o600,
   firstStartCommands: (t, files) => [labelCommand, ...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
   planRerun: planSwarmRerun,
+  // A manager cannot exec into a task on another host: the step runs on the task's host.
+  handSteps: (t) => ({
+    inService: (service, command) => `\`${onItsHost(t, service)} ${command}\` on ${service}'s host`,
+    remove: (services) => `\`docker service rm ${services.map((s) => `${t.project}_${s}`).join(' ')}\``,
+  }),
   readme: 'stack/README-swarm.md',
   readmePartials: false,
   readmeFacts: (t, files) => ({
@@ -459,6 +468,6 @@ export const swarm: DeployTargetSpec = {
     dbRouterTasks: DB_ROUTER_TASKS,
     mirroredImages: t.answers.mirrorImages ? officialImages(t).map((from) => ({ from, to: mirrored(t.answers.imageRegistry, from) })) : [],
     /** `docker exec` into a service's task on this host (the README says which host). */
-    onItsHost: (service: string) => `docker exec "$(docker ps -q -f label=com.docker.swarm.service.name=${t.project}_${service})"`,
+    onItsHost: (service: string) => onItsHost(t, service),
   }),
 };
