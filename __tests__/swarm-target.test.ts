@@ -216,6 +216,14 @@ describe('swarm answers', () => {
     const plan = planChange(topologyFor({}), topologyFor(SWARM), []);
     expect(plan.refusals).toEqual([expect.stringMatching(/^--deploy-target compose → swarm: the volumes, and the data in them, stay/)]);
   });
+  it('a re-run cannot switch overlay encryption in place: Swarm keeps an existing network as it is', () => {
+    const plan = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, overlayEncryption: false }), []);
+    expect(plan.refusals).toEqual([
+      expect.stringMatching(
+        /^--overlay-encryption true → false: Swarm cannot change an existing overlay network.*`docker stack rm grafana-ha`/,
+      ),
+    ]);
+  });
   it('a swarm re-run that needs a command inside the cluster (a new etcd member, settings kept in etcd) is refused, naming it', () => {
     const grow = planChange(topologyFor(SWARM), topologyFor({ ...SWARM, etcdMembers: 5 }), []);
     expect(grow.refusals).toEqual([
@@ -252,26 +260,21 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
   // Each service deployed alone, then waited for until its update has completed (not only converged).
   const deployed = (service: string) => [
     `docker stack deploy --detach=false --quiet --with-registry-auth -c services/${service}.yaml grafana-ha`,
-    './scripts/swarm-wait.sh',
-  ];
-  const WHOLE_STACK = [
-    'docker stack deploy --detach=true --prune --with-registry-auth -c stack.yaml grafana-ha',
-    './scripts/swarm-wait.sh',
+    `./scripts/swarm-wait.sh ${service}`,
   ];
   const LABEL_HOSTS = expect.stringMatching(/^\.\/scripts\/swarm-label-nodes\.sh /);
   const plan = (from: Partial<Answers>, to: Partial<Answers>) =>
     planChange(topologyFor({ ...SWARM, ...from }), topologyFor({ ...SWARM, ...to }), []);
 
-  it('a new Grafana replica: its host labelled, it starts first, then the others (new alerting peers) one by one, then the LB', () => {
+  it('a new Grafana replica: its host labelled, it starts first, then the LB (which then uses it), then the others (new alerting peers) one by one', () => {
     const p = plan({ grafanaReplicas: 2 }, { grafanaReplicas: 3 });
     expect(p.refusals).toEqual([]);
     expect(p.commands).toEqual([
       LABEL_HOSTS,
       ...deployed('grafana-3'),
+      ...deployed('lb'),
       ...deployed('grafana-1'),
       ...deployed('grafana-2'),
-      ...deployed('lb'),
-      ...WHOLE_STACK,
     ]);
     expect(p.notes).toContain('grafana-3 need a host: join it to the swarm first; the label script places them on a free one.');
   });
@@ -279,11 +282,22 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     const p = plan({ patroniNodes: 3 }, { patroniNodes: 4 });
     expect(p.refusals).toEqual([]);
     // The other nodes' definitions do not change (the same etcd, the same scope): they keep running.
-    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4'), ...deployed('db-router'), ...WHOLE_STACK]);
+    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4'), ...deployed('db-router')]);
   });
-  it('fewer Grafana replicas: the LB stops using the removed one, then the whole-stack deploy (with --prune) removes it', () => {
+  it('fewer Grafana replicas: the LB stops using the removed one, the others roll, then it is removed', () => {
     const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });
-    expect(p.commands).toEqual([...deployed('grafana-1'), ...deployed('grafana-2'), ...deployed('lb'), ...WHOLE_STACK]);
+    expect(p.commands).toEqual([
+      ...deployed('lb'),
+      ...deployed('grafana-1'),
+      ...deployed('grafana-2'),
+      'docker service rm grafana-ha_grafana-3',
+    ]);
+  });
+  it('PostgreSQL nodes that all change (new etcd members in their config, forced past the refusal): one at a time, and the note says to make the last one the leader first', () => {
+    const p = plan({}, { etcdMembers: 5 });
+    const pgSteps = p.commands.filter((c) => / -c services\/pg-\d\.yaml /.test(c));
+    expect(pgSteps).toEqual(['pg-1', 'pg-2', 'pg-3'].map((n) => deployed(n)[0]));
+    expect(p.notes).toContainEqual(expect.stringContaining('make pg-3 the leader first: `patronictl switchover --candidate pg-3 --force`'));
   });
   it('the same answers again: nothing to apply', () => {
     expect(plan({}, {}).commands).toEqual([]);
@@ -364,9 +378,10 @@ describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, (
     );
   });
 
-  it('a member that already has a host keeps it; with fewer hosts than members, the rest are left pending, and it says so', () => {
+  it('a member that already has a host keeps it; with fewer hosts than members, the rest are left pending, and it fails naming them (their deploy would wait for ever)', () => {
     const { run, updates } = runLabelScript(['a', 'b'], { z: ['grafana-ha.etcd=etcd-1'] });
-    expect(run.status).toBe(0);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('no host for: pg-3 grafana-3; join more hosts to the swarm');
     expect(updates.some((u) => u.includes('etcd=etcd-1'))).toBe(false);
     expect(run.stdout).toContain('etcd-1: on z (kept)');
     expect(updates).toContain('node update --label-add grafana-ha.etcd=etcd-2 b');
@@ -393,48 +408,65 @@ describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, (
   });
 });
 
-describe(`${WAIT_SCRIPT.path}, against a fake docker whose one service converged but is still in its update`, () => {
-  /** Runs the generated script; `docker service inspect` answers `states` one call at a time (the last one after). */
-  function runWaitScript(states: string[], limitSeconds = 20) {
+describe(`${WAIT_SCRIPT.path}, against a fake docker whose services converged, some still in their update`, () => {
+  /**
+   * Runs the generated script with `args`; each service runs all its tasks, and `docker service
+   * inspect` answers its update states one call at a time (the last one from then on).
+   */
+  function runWaitScript(states: Record<string, string[]>, args: string[] = [], limitSeconds = 20) {
     const dir = mkdtempSync(join(tmpdir(), 'ggha-wait-'));
     mkdirSync(join(dir, 'bin'));
     writeFileSync(join(dir, 'wait.sh'), filesFor(SWARM)[WAIT_SCRIPT.path]!);
-    writeFileSync(join(dir, 'states'), states.join('\n') + '\n');
+    for (const [service, sequence] of Object.entries(states))
+      writeFileSync(join(dir, `states-grafana-ha_${service}`), sequence.join('\n') + '\n');
     const fake = [
       '#!/bin/sh',
-      'case "$1 $2 $4" in',
-      '  "stack services -q") echo svc-id ;;',
-      '  "stack services --format") echo "grafana-ha_grafana-1 1/1" ;;',
-      `  "service inspect "*) n=$(cat "${dir}/n" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/n"`,
-      `    state=$(sed -n "$((n + 1))p" "${dir}/states"); [ -n "$state" ] || state=$(tail -n 1 "${dir}/states")`,
-      '    echo "grafana-ha_grafana-1 $state: update message" ;;',
+      'case "$1 $2" in',
+      `  "stack services") for f in "${dir}"/states-*; do [ ! -e "$f" ] || echo "\${f##*/states-} 1/1"; done ;;`,
+      '  "service inspect") name=$5',
+      `    n=$(cat "${dir}/n-$name" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/n-$name"`,
+      `    state=$(sed -n "$((n + 1))p" "${dir}/states-$name"); [ -n "$state" ] || state=$(tail -n 1 "${dir}/states-$name")`,
+      '    echo "$state: update message" ;;',
       'esac',
     ].join('\n');
     writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
     chmodSync(join(dir, 'bin/docker'), 0o755);
-    const run = spawnSync('sh', [join(dir, 'wait.sh'), String(limitSeconds)], {
+    const run = spawnSync('sh', [join(dir, 'wait.sh'), ...args], {
       encoding: 'utf8',
-      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, SWARM_WAIT_SECONDS: String(limitSeconds) },
+      timeout: 60_000,
     });
-    return { run, inspections: Number(readFileSync(join(dir, 'n'), 'utf8')) };
+    const inspections = (service: string) => Number(readFileSync(join(dir, `n-grafana-ha_${service}`), 'utf8'));
+    return { run, inspections };
   }
 
-  it('waits while the update is in progress (the monitor period), and succeeds once it completed', () => {
-    const { run, inspections } = runWaitScript(['updating', 'completed']);
-    expect({ status: run.status, stdout: run.stdout.trim(), inspections }).toEqual({
+  it('waits while an update is in progress (the monitor period), and succeeds once it completed', () => {
+    const { run, inspections } = runWaitScript({ 'grafana-1': ['updating', 'completed'], 'grafana-2': [''] });
+    expect({ status: run.status, stdout: run.stdout.trim(), inspections: inspections('grafana-1') }).toEqual({
       status: 0,
       stdout: 'every service of grafana-ha runs all its tasks',
       inspections: 2,
     });
   });
   it('fails at once on a rolled-back update, naming the service', () => {
-    const { run, inspections } = runWaitScript(['rollback_completed']);
-    expect({ status: run.status, inspections }).toEqual({ status: 1, inspections: 1 });
+    const { run, inspections } = runWaitScript({ 'grafana-1': ['rollback_completed'] });
+    expect({ status: run.status, inspections: inspections('grafana-1') }).toEqual({ status: 1, inspections: 1 });
     expect(run.stderr).toContain('grafana-ha_grafana-1 rollback_completed: update message');
   });
-  it('gives up after its limit, naming the update still in progress', () => {
-    const { run } = runWaitScript(['updating'], 1);
+  it("given a service (a re-run's step), only that one's update counts: an older rollback elsewhere does not stop it", () => {
+    const states = { 'grafana-1': ['rollback_completed'], 'grafana-2': ['updating', 'completed'] };
+    const { run } = runWaitScript(states, ['grafana-2']);
+    expect({ status: run.status, stdout: run.stdout.trim() }).toEqual({ status: 0, stdout: 'grafana-ha: grafana-2 runs all its tasks' });
+    expect(runWaitScript(states).run.status).toBe(1);
+  });
+  it('gives up after its limit (SWARM_WAIT_SECONDS), naming the update still in progress', () => {
+    const { run } = runWaitScript({ 'grafana-1': ['updating'] }, [], 1);
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('grafana-ha_grafana-1 updating: update message');
+  });
+  it('never succeeds on no answer from the swarm', () => {
+    const { run } = runWaitScript({}, [], 1);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('no answer from the swarm, or no service of grafana-ha yet');
   });
 });

@@ -3,7 +3,7 @@
  * the topology), the commands that start the stack, and the stack README's template. One module
  * per target (compose.ts, swarm.ts), registered in kinds/index.ts.
  */
-import type { AnswerName } from '../questions.js';
+import type { AnswerName, Answers } from '../questions.js';
 import type { GeneratedFile } from '../stack-files.js';
 import type { Topology } from '../topology.js';
 
@@ -43,6 +43,8 @@ export interface DeployTargetSpec {
    * service-by-service Compose commands. `files`: every file of each stack but the stack file and README.
    */
   planRerun?: (before: StackInputs, after: StackInputs, notes: string[]) => string[];
+  /** Changes of its own answers that a running stack on this target cannot take (a re-run stops unless --force). */
+  refusals?: (was: Answers, now: Answers) => string[];
   /** How the user runs a step by hand on this target (refusals name such steps). */
   handSteps: (t: Topology) => HandSteps;
   /** The stack README's template (templates/stack/), and what it shows beyond the topology. */

@@ -35,7 +35,7 @@ const STACK_FILE = 'stack.yaml';
 export const serviceStackFile = (service: string) => `services/${service}.yaml`;
 /** Labels the swarm's hosts for the stack's placement: `./scripts/swarm-label-nodes.sh HOST...`. */
 export const LABEL_SCRIPT = script('scripts/swarm-label-nodes.sh');
-/** Waits until every service runs all its tasks: `./scripts/swarm-wait.sh [SECONDS]`. */
+/** Waits until services run all their tasks, none in an update: `./scripts/swarm-wait.sh [SERVICE...]`. */
 export const WAIT_SCRIPT = script('scripts/swarm-wait.sh');
 /** How long a first deploy may take, by default: images pulled on every host, Patroni bootstrapped. */
 const WAIT_LIMIT_S = 600;
@@ -65,7 +65,7 @@ const SECRET_READERS: Record<SwarmRole, { uid: string; gid: string }> = {
 export const APP_SUBNET = { cidr: '10.253.250.0/24', prefix: '10.253.250.' } as const;
 
 /** How long Swarm watches an updated task, once healthy, before it counts the update a success. */
-export const UPDATE_MONITOR_S = 15;
+const UPDATE_MONITOR_S = 15;
 
 /** How many DB router tasks run, on different hosts: one lost host leaves Grafana a route. */
 export const DB_ROUTER_TASKS = 2;
@@ -148,6 +148,9 @@ export const serviceDeployCommand = (project: string, service: string) =>
 /** `docker exec` into a service's task, run on the host that runs it (the README says which host). */
 const onItsHost = (t: Topology, service: string) =>
   `docker exec "$(docker ps -q -f label=com.docker.swarm.service.name=${t.project}_${service})"`;
+
+/** The wait script for one service: until its update has ended. */
+const waitCommand = (service: string) => `${WAIT_SCRIPT.command} ${service}`;
 
 const labelCommand = `${LABEL_SCRIPT.command} $(docker node ls --format '{{.Hostname}}')`;
 
@@ -330,7 +333,7 @@ type SwarmService = {
 };
 
 /** `stack` cut down to one service and the networks, volumes, configs and secrets it uses. */
-export function oneServiceStack(stack: SwarmStack, name: string) {
+function oneServiceStack(stack: SwarmStack, name: string) {
   const service = stack.services[name] as SwarmService;
   const pick = <V>(all: Record<string, V>, keys: string[]) => {
     const kept = Object.fromEntries(Object.entries(all).filter(([key]) => keys.includes(key)));
@@ -367,26 +370,27 @@ const yaml = (data: unknown) => dump(data, { noRefs: true, lineWidth: -1 });
 /**
  * The order a re-run updates services in, one at a time: the database tier first (etcd members,
  * then PostgreSQL nodes, new ones first: they clone while the others serve), then the DB router,
- * then Grafana (new replicas first, so that the load balancer has them before any other restarts),
- * then the load balancer; anything else last.
+ * then the new Grafana replicas, then the load balancer (so that it spreads requests over the new
+ * replicas too), then the other replicas; anything else last.
  */
-function updateOrder(t: Topology, services: string[]): string[] {
+function updateOrder(t: Topology, services: string[], added: string[]): string[] {
   const hostBound = modeOf(t.database).hostBound(t.database);
   const rank = (service: string) => {
     const role = hostBound[service];
     if (role === 'etcd') return 0;
-    if (role === 'postgres') return 1;
-    if (t.grafana.replicas.some((r) => r.name === service)) return 3;
-    if (service === t.loadBalancer.name) return 4;
-    return modeOf(t.database).serviceNames(t.database).includes(service) ? 2 : 5;
+    if (role === 'postgres') return added.includes(service) ? 1 : 2;
+    if (t.grafana.replicas.some((r) => r.name === service)) return added.includes(service) ? 4 : 6;
+    if (service === t.loadBalancer.name) return 5;
+    return modeOf(t.database).serviceNames(t.database).includes(service) ? 3 : 7;
   };
   return [...services].sort((a, b) => rank(a) - rank(b));
 }
 
 /**
- * A re-run on a swarm: each changed service updated alone, in a safe order, each waiting for the
- * last (a plain `docker stack deploy` would update every changed service at the same time), then
- * the whole stack deployed once more, which changes nothing but removes the services it no longer has.
+ * A re-run on a swarm: each new or changed service deployed alone, in a safe order, and waited for
+ * until its update has ended (a plain `docker stack deploy` would update every changed service at
+ * the same time); then the services the stack no longer has removed. Unchanged services are not
+ * touched (a whole-stack deploy would look up every image's digest again and update any re-pushed tag).
  */
 function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]): string[] {
   const was = swarmStackObject(before.t, before.files).services as Record<string, unknown>;
@@ -395,16 +399,16 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
   const changed = Object.keys(now).filter((s) => s in was && JSON.stringify(was[s]) !== JSON.stringify(now[s]));
   const removed = Object.keys(was).filter((s) => !(s in now));
   if (added.length + changed.length + removed.length === 0) return [];
-  const newFirst = (services: string[]) => [...services.filter((s) => added.includes(s)), ...services.filter((s) => !added.includes(s))];
   const t = after.t;
-  const steps = updateOrder(t, newFirst([...added, ...changed]));
+  const steps = updateOrder(t, [...added, ...changed], added);
   const hostBound = modeOf(t.database).hostBound(t.database);
   const placed = added.filter((s) => s in hostBound || t.grafana.replicas.some((r) => r.name === s));
   const image = builtImage(t, after.files);
   const postgres = steps.filter((s) => hostBound[s] === 'postgres' && !added.includes(s));
-  if (postgres.length > 1) {
+  const last = postgres[postgres.length - 1];
+  if (postgres.length > 1 && last) {
     notes.push(
-      `${postgres.join(', ')} are updated one at a time; the leader's restart is a failover. To keep it to one, update the leader last: if ${postgres[0]} leads (\`docker exec\` into a node on its host: \`patronictl list\`), switch over first (\`patronictl switchover --force\`).`,
+      `${postgres.join(', ')} are updated one at a time, in this order; the leader's restart is a failover. To keep it to one, make ${last} the leader first: \`patronictl switchover --candidate ${last} --force\` in a node (\`docker exec\`, on its host; \`patronictl list\` shows the leader; with synchronous replication the candidate must be a synchronous standby).`,
     );
   }
   if (placed.length > 0)
@@ -412,9 +416,8 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
   return [
     ...(placed.length > 0 ? [labelCommand] : []),
     ...(image && image !== builtImage(before.t, before.files) ? imageCommands(t, after.files) : []),
-    ...steps.flatMap((s) => [serviceDeployCommand(t.project, s), WAIT_SCRIPT.command]),
-    deployCommand(t),
-    WAIT_SCRIPT.command,
+    ...steps.flatMap((s) => [serviceDeployCommand(t.project, s), waitCommand(s)]),
+    ...(removed.length > 0 ? [`docker service rm ${removed.map((s) => `${t.project}_${s}`).join(' ')}`] : []),
   ];
 }
 
@@ -443,6 +446,12 @@ export const swarm: DeployTargetSpec = {
   secretFileMode: 0o600,
   firstStartCommands: (t, files) => [labelCommand, ...imageCommands(t, files), deployCommand(t), WAIT_SCRIPT.command],
   planRerun: planSwarmRerun,
+  refusals: (was, now) =>
+    was.overlayEncryption === now.overlayEncryption
+      ? []
+      : [
+          `--overlay-encryption ${was.overlayEncryption} → ${now.overlayEncryption}: Swarm cannot change an existing overlay network, and \`docker stack deploy\` leaves it as it is. Applying it stops the whole stack: re-run with --force, \`docker stack rm ${now.projectName}\` (the volumes stay on their hosts), wait until \`docker network ls\` lists none of its networks, then deploy it again as README.md shows.`,
+        ],
   // A manager cannot exec into a task on another host: the step runs on the task's host.
   handSteps: (t) => ({
     inService: (service, command) => `\`${onItsHost(t, service)} ${command}\` on ${service}'s host`,
