@@ -141,8 +141,8 @@ EOF
     # One more host, joined as a worker (what "adding a host" is for a user); prints its number.
     [[ -f "$run/nodes" ]] || { echo "swarm: no swarm is running" >&2; exit 1; }
     i=$(($(cat "$run/nodes") + 1))
+    echo "$i" > "$run/nodes"   # first: so that stop removes whatever the next lines leave behind
     add_namespace "$i"
-    echo "$i" > "$run/nodes"
     start_engine "$i"
     token=$(docker_on 1 swarm join-token -q worker)
     docker_on "$i" swarm join --token "$token" --advertise-addr "$(node_ip "$i")" "$(node_ip 1):2377" >/dev/null
