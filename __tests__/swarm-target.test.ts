@@ -327,39 +327,53 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
   });
 });
 
+/**
+ * A temporary folder holding a generated script and, first on PATH, a fake `docker` made of
+ * `fakeDocker(dir)`'s shell lines; `run` runs the script there with `args`.
+ */
+function withFakeDocker(prefix: string, script: string, fakeDocker: (dir: string) => string[]) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'script.sh'), script);
+  writeFileSync(join(dir, 'bin/docker'), `${['#!/bin/sh', ...fakeDocker(dir)].join('\n')}\n`);
+  chmodSync(join(dir, 'bin/docker'), 0o755);
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync('sh', [join(dir, 'script.sh'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` },
+      timeout: 60_000,
+    });
+  return { dir, run };
+}
+
 describe(`${LABEL_SCRIPT.path}, against a fake docker that records each call`, () => {
   /** Runs the generated script with `docker` answering from `labels` (host → label=value list). */
   function runLabelScript(hosts: string[], existing: Record<string, string[]> = {}) {
-    const dir = mkdtempSync(join(tmpdir(), 'ggha-labels-'));
-    mkdirSync(join(dir, 'bin'));
-    writeFileSync(join(dir, 'label-nodes.sh'), filesFor({ ...SWARM, grafanaReplicas: 3, etcdMembers: 3 })[LABEL_SCRIPT.path]!);
     // A swarm that remembers its labels (file "labels": host key value): node ls -q lists the hosts;
     // node inspect -f TEMPLATE HOST prints a host name or one label's value; node update --label-add sets one.
+    const { dir, run: runScript } = withFakeDocker(
+      'ggha-labels-',
+      filesFor({ ...SWARM, grafanaReplicas: 3, etcdMembers: 3 })[LABEL_SCRIPT.path]!,
+      (dir) => [
+        `echo "$*" >> "${dir}/calls"`,
+        'case "$1 $2" in',
+        `  "node ls") echo "${[...new Set([...hosts, ...Object.keys(existing)])].join(' ')}" | tr ' ' '\\n' ;;`,
+        '  "node inspect")',
+        '    case "$4" in',
+        '      *Hostname*) echo "$5" ;;',
+        `      *) key=$(echo "$4" | sed 's/.*"\\(.*\\)".*/\\1/'); awk -v h="$5" -v k="$key" '$1 == h && $2 == k { v = $3 } END { print v }' "${dir}/labels" ;;`,
+        '    esac ;;',
+        `  "node update") kv=$4; echo "$5 \${kv%%=*} \${kv#*=}" >> "${dir}/labels" ;;`,
+        'esac',
+      ],
+    );
     writeFileSync(
       join(dir, 'labels'),
       Object.entries(existing)
         .flatMap(([host, labels]) => labels.map((l) => `${host} ${l.replace('=', ' ')}\n`))
         .join(''),
     );
-    const fake = [
-      '#!/bin/sh',
-      `echo "$*" >> "${dir}/calls"`,
-      'case "$1 $2" in',
-      `  "node ls") echo "${[...new Set([...hosts, ...Object.keys(existing)])].join(' ')}" | tr ' ' '\\n' ;;`,
-      '  "node inspect")',
-      '    case "$4" in',
-      '      *Hostname*) echo "$5" ;;',
-      `      *) key=$(echo "$4" | sed 's/.*"\\(.*\\)".*/\\1/'); awk -v h="$5" -v k="$key" '$1 == h && $2 == k { v = $3 } END { print v }' "${dir}/labels" ;;`,
-      '    esac ;;',
-      `  "node update") kv=$4; echo "$5 \${kv%%=*} \${kv#*=}" >> "${dir}/labels" ;;`,
-      'esac',
-    ].join('\n');
-    writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
-    chmodSync(join(dir, 'bin/docker'), 0o755);
-    const run = spawnSync('sh', [join(dir, 'label-nodes.sh'), ...hosts], {
-      encoding: 'utf8',
-      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
-    });
+    const run = runScript(hosts);
     const calls = readFileSync(join(dir, 'calls'), 'utf8').split('\n');
     return { run, updates: calls.filter((c) => c.startsWith('node update')) };
   }
@@ -414,13 +428,7 @@ describe(`${WAIT_SCRIPT.path}, against a fake docker whose services converged, s
    * inspect` answers its update states one call at a time (the last one from then on).
    */
   function runWaitScript(states: Record<string, string[]>, args: string[] = [], limitSeconds = 20) {
-    const dir = mkdtempSync(join(tmpdir(), 'ggha-wait-'));
-    mkdirSync(join(dir, 'bin'));
-    writeFileSync(join(dir, 'wait.sh'), filesFor(SWARM)[WAIT_SCRIPT.path]!);
-    for (const [service, sequence] of Object.entries(states))
-      writeFileSync(join(dir, `states-grafana-ha_${service}`), sequence.join('\n') + '\n');
-    const fake = [
-      '#!/bin/sh',
+    const { dir, run: runScript } = withFakeDocker('ggha-wait-', filesFor(SWARM)[WAIT_SCRIPT.path]!, (dir) => [
       'case "$1 $2" in',
       `  "stack services") for f in "${dir}"/states-*; do [ ! -e "$f" ] || echo "\${f##*/states-} 1/1"; done ;;`,
       '  "service inspect") name=$5',
@@ -428,14 +436,10 @@ describe(`${WAIT_SCRIPT.path}, against a fake docker whose services converged, s
       `    state=$(sed -n "$((n + 1))p" "${dir}/states-$name"); [ -n "$state" ] || state=$(tail -n 1 "${dir}/states-$name")`,
       '    echo "$state: update message" ;;',
       'esac',
-    ].join('\n');
-    writeFileSync(join(dir, 'bin/docker'), `${fake}\n`);
-    chmodSync(join(dir, 'bin/docker'), 0o755);
-    const run = spawnSync('sh', [join(dir, 'wait.sh'), ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, SWARM_WAIT_SECONDS: String(limitSeconds) },
-      timeout: 60_000,
-    });
+    ]);
+    for (const [service, sequence] of Object.entries(states))
+      writeFileSync(join(dir, `states-grafana-ha_${service}`), sequence.join('\n') + '\n');
+    const run = runScript(args, { SWARM_WAIT_SECONDS: String(limitSeconds) });
     const inspections = (service: string) => Number(readFileSync(join(dir, `n-grafana-ha_${service}`), 'utf8'));
     return { run, inspections };
   }

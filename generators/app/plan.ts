@@ -38,11 +38,12 @@ function refusals(before: Topology, after: Topology): string[] {
       `--project-name ${was.projectName} → ${now.projectName}: it is the Compose project and the Patroni scope; a new one starts a second, empty cluster beside the old volumes. Keep the name, or dump the database and restore it into a new stack.`,
     );
   }
-  if (was.deployTarget === now.deployTarget) out.push(...(DEPLOY_TARGETS[now.deployTarget].refusals?.(was, now) ?? []));
   if (was.deployTarget !== now.deployTarget) {
     out.push(
       `--deploy-target ${was.deployTarget} → ${now.deployTarget}: the volumes, and the data in them, stay on the engine that made them. Dump the database (pg_dump through the DB router), generate a new ${now.deployTarget} stack in another folder with the same secrets/ copied in, start its database alone, restore the dump, then start the rest.`,
     );
+  } else {
+    out.push(...(DEPLOY_TARGETS[now.deployTarget].refusals?.(was, now) ?? []));
   }
   if (was.postgresMajor !== now.postgresMajor) {
     out.push(
