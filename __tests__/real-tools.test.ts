@@ -90,7 +90,9 @@ const stackConfig = (dir: string) =>
 });
 
 describeWithToolchain('configs checked by the real programs', () => {
-  it.each(PATRONI_STACKS.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
+  // On Swarm the router names nodes that do not exist yet (pg-1 … pg-9): HAProxy must start with them unresolved.
+  const routed = [...PATRONI_STACKS, { deployTarget: 'swarm', imageRegistry: 'registry.example:5000' } as const];
+  it.each(routed.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
     const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'db-router/haproxy.cfg']);
     expect(run.status).toBe(0);
     expect(unexpectedHaproxyLines(run.output)).toEqual([]);

@@ -70,6 +70,20 @@ describe('stack.yaml places every member on its own host', () => {
     expect(lb.ports).toEqual([{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }]);
   });
 
+  it('the DB router names every node the stack can grow to (pg-1 … pg-9), in both of its listeners, so adding one never changes its config', () => {
+    const router = stackOf().files['db-router/haproxy.cfg']!;
+    const servers = (listen: string) =>
+      [
+        ...router
+          .split(`listen ${listen}\n`)[1]!
+          .split(/\n\n/)[0]!
+          .matchAll(/^ +server (\S+) (\S+)$/gm),
+      ].map((m) => `${m[1]} ${m[2]}`);
+    const every = Array.from({ length: 9 }, (_, i) => `pg-${i + 1} pg-${i + 1}:5432`);
+    expect({ primary: servers('primary'), replicas: servers('replicas') }).toEqual({ primary: every, replicas: every });
+    expect(stackOf({ patroniNodes: 5 }).files['db-router/haproxy.cfg']).toBe(router);
+  });
+
   it('the DB router, which keeps no data, runs twice, never twice on one host', () => {
     const router = stack.services['db-router']!;
     expect(router.deploy.replicas).toBe(DB_ROUTER_TASKS);
@@ -278,11 +292,12 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     ]);
     expect(p.notes).toContain('grafana-3 need a host: join it to the swarm first; the label script places them on a free one.');
   });
-  it('a new PostgreSQL node starts (and clones) first; the DB router then routes to it; the rest is left alone', () => {
+  it('a new PostgreSQL node starts (and clones) first; the rest, the DB router too, is left alone', () => {
     const p = plan({ patroniNodes: 3 }, { patroniNodes: 4 });
     expect(p.refusals).toEqual([]);
     // The other nodes' definitions do not change (the same etcd, the same scope): they keep running.
-    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4'), ...deployed('db-router')]);
+    // The router already names pg-4 (it names every node the stack can have): replacing its task would cut Grafana's connections.
+    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4')]);
   });
   it('fewer Grafana replicas: the LB stops using the removed one, the others roll, then it is removed', () => {
     const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });

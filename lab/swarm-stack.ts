@@ -64,6 +64,39 @@ export class SwarmStack implements LoopTarget {
     return Number.isInteger(node) && !this.down.has(node) ? node : undefined;
   }
 
+  /** The nodes (1-based) running one of the service's tasks, each once. */
+  async nodesOf(service: string): Promise<number[]> {
+    const r = await this.swarm.docker(this.manager(), [
+      'service',
+      'ps',
+      `${this.project}_${service}`,
+      '--filter',
+      'desired-state=running',
+      '--format',
+      '{{.Node}} {{.CurrentState}}',
+    ]);
+    const nodes = r.stdout
+      .split('\n')
+      .filter((l) => /\sRunning/.test(l))
+      .map((l) => Number(/^node(\d+)/.exec(l)?.[1]));
+    return [...new Set(nodes)].filter((n) => Number.isInteger(n) && !this.down.has(n));
+  }
+
+  /** Runs argv in each of the service's containers on the node; the outputs, undefined where it failed. */
+  async execOnNode(node: number, service: string, argv: string[], timeoutMs = 10_000): Promise<(string | undefined)[]> {
+    const ids = (
+      await this.swarm.docker(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${this.project}_${service}`], 5000)
+    ).stdout
+      .split('\n')
+      .filter(Boolean);
+    return Promise.all(
+      ids.map(async (id) => {
+        const r = await this.swarm.docker(node, ['exec', id, ...argv], timeoutMs);
+        return r.code === 0 ? r.stdout : undefined;
+      }),
+    );
+  }
+
   /** Runs argv in the service's container, on its node; undefined when it does not run or fails. */
   async exec(service: string, argv: string[], timeoutMs = 10_000): Promise<string | undefined> {
     const node = await this.nodeOf(service);

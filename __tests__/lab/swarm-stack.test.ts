@@ -16,7 +16,7 @@ import { ackedIds, failures, httpRequest, startLoop } from '../../lab/clients.js
 import { planCommands, rerunGenerator } from '../../lab/generate.js';
 import { runShell, waitFor } from '../../lab/shell.js';
 import { GRAFANA_DEFAULT_VERSION, IMAGES } from '../../generators/app/catalog.js';
-import { APP_SUBNET, serviceDeployCommand, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
+import { APP_SUBNET, DB_ROUTER_TASKS, serviceDeployCommand, WAIT_SCRIPT } from '../../generators/app/kinds/swarm.js';
 import { labUnavailableReason } from '../../lab/stack-lab.js';
 import {
   HOST_LOSS_DRILLS,
@@ -136,7 +136,8 @@ describeLab('a generated swarm stack on three hosts', () => {
     const node = swarm.addNode();
     await swarm.waitAllReady();
     const plan = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-replicas', '3', '--patroni-nodes', '4']));
-    const updated = ['pg-4', 'db-router', 'grafana-3', 'lb', 'grafana-1', 'grafana-2'];
+    // Not the DB router: it already names pg-4, and resolves it once the service exists.
+    const updated = ['pg-4', 'grafana-3', 'lb', 'grafana-1', 'grafana-2'];
     const created = ['pg-4', 'grafana-3'];
     expect(plan.filter((c) => c.includes(' -c services/'))).toEqual(updated.map((service) => serviceDeployCommand(PROJECT, service)));
 
@@ -188,6 +189,21 @@ describeLab('a generated swarm stack on three hosts', () => {
       async () =>
         (await grown.sql('pg-4', `SELECT count(*) FROM standin_writes WHERE id = ANY('{${ids.join(',')}}'::bigint[])`))?.trim() ===
           String(ids.length) || undefined,
+      60_000,
+      1000,
+    );
+
+    // Both router tasks, never restarted, check pg-4 and route reads to it.
+    const routerTasks = await grown.nodesOf('db-router');
+    expect(routerTasks).toHaveLength(DB_ROUTER_TASKS);
+    const stats = `exec 3<>/dev/tcp/127.0.0.1/8404 && printf "GET /stats;csv HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3`;
+    await waitFor(
+      'every DB router task to see pg-4 as a replica',
+      async () => {
+        const pages = (await Promise.all(routerTasks.map((n) => grown.execOnNode(n, 'db-router', ['bash', '-c', stats])))).flat();
+        const up = pages.map((page) => page?.split('\n').some((l) => /^replicas,pg-4,/.test(l) && l.split(',')[17] === 'UP'));
+        return up.length === DB_ROUTER_TASKS && up.every(Boolean) ? true : undefined;
+      },
       60_000,
       1000,
     );

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
+import { PATRONI_NODES_MAX } from './kinds/patroni.js';
 import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, type DbMode, type DeployTarget, type LoadBalancerKind } from './kinds/index.js';
 
 export type { DbMode, DeployTarget, LoadBalancerKind };
@@ -331,7 +332,7 @@ export const QUESTIONS = [
     help: 'PostgreSQL nodes managed by Patroni: one primary, the rest replicas',
     default: () => 3,
     when: modeAsks('patroniNodes'),
-    validate: integerIn(2, 9),
+    validate: integerIn(2, PATRONI_NODES_MAX),
   }),
   question({
     name: 'etcdMembers',

@@ -124,6 +124,10 @@ export interface PatroniCluster {
   };
 }
 
+/** The most PostgreSQL nodes a stack can have (the answer's bound). */
+export const PATRONI_NODES_MAX = 9;
+export const patroniNodeName = (i: number) => `pg-${i}`;
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 const etcdName = (i: number) => `etcd-${i}`;
 const etcdPeerUrl = (i: number) => `http://${etcdName(i)}:2380`;
@@ -144,10 +148,10 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
     initialCluster: etcdCluster(Math.max(i, founders)),
   }));
   const nodes = numbered(answers.patroniNodes, (i): PatroniNode => ({
-    name: `pg-${i}`,
+    name: patroniNodeName(i),
     postgresPort: 5432,
     restApiPort: 8008,
-    configFile: `${PATRONI_FILES.nodeConfig.path}/pg-${i}.yml`,
+    configFile: `${PATRONI_FILES.nodeConfig.path}/${patroniNodeName(i)}.yml`,
   }));
   return {
     mode: 'patroni',
@@ -243,22 +247,31 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
   return out;
 }
 
+/** The DB router's configuration, routing to the nodes named (a name that does not resolve yet stays in MAINT). */
+export function dbRouterConfig(db: PatroniCluster, nodes: string[]): GeneratedFile {
+  const { patroni, dbRouter } = db;
+  return {
+    path: PATRONI_FILES.dbRouterConfig.path,
+    contents: renderTemplate('db-router/haproxy.cfg', {
+      nodes,
+      postgresPort: patroni.nodes[0].postgresPort,
+      restApiPort: patroni.nodes[0].restApiPort,
+      primaryPort: dbRouter.primaryPort,
+      replicaPort: dbRouter.replicaPort,
+      statusPort: dbRouter.statusPort,
+      grafanaConnMaxLifetime: GRAFANA_CONN_MAX_LIFETIME_S,
+    }),
+  };
+}
+
 function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
-  const { patroni, dbRouter, etcd } = db;
+  const { patroni, etcd } = db;
   const image = PATRONI_FILES.image.path;
   return [
-    {
-      path: PATRONI_FILES.dbRouterConfig.path,
-      contents: renderTemplate('db-router/haproxy.cfg', {
-        nodes: patroni.nodes.map((n) => n.name),
-        postgresPort: patroni.nodes[0].postgresPort,
-        restApiPort: patroni.nodes[0].restApiPort,
-        primaryPort: dbRouter.primaryPort,
-        replicaPort: dbRouter.replicaPort,
-        statusPort: dbRouter.statusPort,
-        grafanaConnMaxLifetime: GRAFANA_CONN_MAX_LIFETIME_S,
-      }),
-    },
+    dbRouterConfig(
+      db,
+      patroni.nodes.map((n) => n.name),
+    ),
     ...patroni.nodes.map((node) => ({ path: node.configFile, contents: renderPatroniConfig(t, db, node) })),
     {
       path: `${image}/Dockerfile`,

@@ -24,7 +24,7 @@ import type { Topology } from '../topology.js';
 import type { HostBoundRole } from './database-mode.js';
 import type { DeployTargetSpec, StackInputs } from './deploy-target.js';
 import { LOAD_BALANCERS, modeOf } from './registry.js';
-import { PATRONI_FILES } from './patroni.js';
+import { dbRouterConfig, PATRONI_FILES, PATRONI_NODES_MAX, patroniNodeName } from './patroni.js';
 
 const STACK_FILE = 'stack.yaml';
 /**
@@ -393,8 +393,8 @@ function updateOrder(t: Topology, services: string[], added: string[]): string[]
  * touched (a whole-stack deploy would look up every image's digest again and update any re-pushed tag).
  */
 function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]): string[] {
-  const was = swarmStackObject(before.t, before.files).services as Record<string, unknown>;
-  const now = swarmStackObject(after.t, after.files).services as Record<string, unknown>;
+  const was = swarmStackObject(before.t, withRouterForEveryNode(before.t, before.files)).services as Record<string, unknown>;
+  const now = swarmStackObject(after.t, withRouterForEveryNode(after.t, after.files)).services as Record<string, unknown>;
   const added = Object.keys(now).filter((s) => !(s in was));
   const changed = Object.keys(now).filter((s) => s in was && JSON.stringify(was[s]) !== JSON.stringify(now[s]));
   const removed = Object.keys(was).filter((s) => !(s in now));
@@ -421,11 +421,28 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
   ];
 }
 
+/**
+ * A Swarm config cannot change: a new DB router config is a new router task, and stopping the old
+ * one cuts Grafana's connections through it, a query in flight too (a failed request). So on Swarm
+ * the router names every node the stack can grow to: a name with no service yet does not resolve
+ * and stays in MAINT, and adding a node leaves the router running (it resolves the new name itself).
+ */
+function withRouterForEveryNode(t: Topology, files: GeneratedFile[]): GeneratedFile[] {
+  const db = t.database;
+  if (db.mode !== 'patroni') return files;
+  const router = dbRouterConfig(
+    db,
+    Array.from({ length: PATRONI_NODES_MAX }, (_, i) => patroniNodeName(i + 1)),
+  );
+  return files.map((f) => (f.path === router.path ? router : f));
+}
+
 export const swarm: DeployTargetSpec = {
   summary: 'several hosts, Docker Swarm',
   choiceHelp: 'several Docker hosts in one swarm: docker stack deploy',
   asks: ['imageRegistry', 'mirrorImages', 'overlayEncryption'],
-  files: (t, others) => {
+  files: (t, generated) => {
+    const others = withRouterForEveryNode(t, generated);
     const stack = swarmStackObject(t, others);
     return [
       { path: STACK_FILE, contents: yaml(stack) },
