@@ -30,6 +30,8 @@ export interface PrimaryLossResult {
   /** Acknowledged ids missing on the new primary. */
   lost: number[];
   writer: LoopResult;
+  /** When the primary was killed, stopped or asked to switch over (epoch ms). */
+  failedAt: number;
   /** Role of the old primary after it was started again. */
   oldLeaderRoleAfterRejoin: string;
 }
@@ -43,11 +45,23 @@ export async function missingOnPrimary(lab: StackLab, ids: number[]): Promise<nu
 }
 
 /**
- * Kills (`docker compose kill -s SIGKILL`) or stops (`docker compose stop`) the primary under a steady
+ * Kills (`docker compose kill -s SIGKILL`), stops (`docker compose stop`) or switches over the primary under a steady
  * writer going through the Grafana stand-ins. `db` is the lab that runs the database (another Compose
  * project when the stack uses an external database).
  */
-export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boolean, db: StackLab = lab): Promise<PrimaryLossResult> {
+/** kill: SIGKILL; stop: a graceful stop (docker stop); switchover: `patronictl switchover --force` in the primary. */
+export type PrimaryLoss = 'kill' | 'stop' | 'switchover';
+
+async function losePrimary(db: StackLab, leader: string, how: PrimaryLoss): Promise<void> {
+  if (how === 'kill') return db.kill(leader);
+  if (how === 'stop') return db.stop(leader);
+  const r = await db.exec(leader, ['patronictl', 'switchover', '--force'], { timeoutMs: 60_000 });
+  // patronictl exits 0 on a refused switchover too: its output says which happened.
+  if (r.code !== 0 || !r.stdout.includes('Successfully switched over'))
+    throw new Error(`patronictl switchover in ${leader}: ${r.stdout}${r.stderr}`);
+}
+
+export async function primaryLoss(lab: StackLab, how: PrimaryLoss, sync: boolean, db: StackLab = lab): Promise<PrimaryLossResult> {
   const oldLeader = await waitFor('a leader', () => leaderName(db), 60_000);
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
   let failedAt = 0;
@@ -55,7 +69,7 @@ export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boo
   try {
     await sleep(2000);
     failedAt = Date.now();
-    await (how === 'kill' ? db.kill(oldLeader) : db.stop(oldLeader));
+    await losePrimary(db, oldLeader, how);
     newLeader = await waitFor(
       'a new leader',
       async () => {
@@ -73,12 +87,13 @@ export async function primaryLoss(lab: StackLab, how: 'kill' | 'stop', sync: boo
   const result = await writer.stop();
   const ids = ackedIds(result);
   const lost = await missingOnPrimary(db, ids);
-  await db.startService(oldLeader);
+  if (how !== 'switchover') await db.startService(oldLeader);
   const members = await waitClusterSettled(db, { sync });
   return {
     oldLeader,
     newLeader,
     outageMs: outageAround(result, failedAt),
+    failedAt,
     acked: ids.length,
     lost,
     writer: result,
@@ -95,6 +110,8 @@ export interface ReplicaLossResult {
   backInServiceS: number;
   /** Requests slower than 500 ms (a retry on another replica shows up as latency, not as an error). */
   slowRequests: number;
+  /** The slowest request sent from the kill on (a request that met the dead replica waited for the LB's connect timeout). */
+  slowestMs: number;
   /** The first few failures, with their time relative to the kill (for the report when one happens). */
   failureSamples: string[];
   /** A writer ran beside the reads: a write in flight at the kill may fail, none may be written twice. */
@@ -248,6 +265,7 @@ async function replicaLossUnderStream(
     lbDetectS,
     backInServiceS,
     slowRequests: result.events.filter((e) => e.ms > 500).length,
+    slowestMs: Math.max(0, ...result.events.filter((e) => e.t + result.startedAt + e.ms >= killedAt).map((e) => e.ms)),
     failureSamples: failures(result)
       .slice(0, 5)
       .map((e) => `${((e.t + result.startedAt - killedAt) / 1000).toFixed(2)}s after kill: ${e.status} ${e.error ?? ''}`.trim()),

@@ -330,7 +330,7 @@ for (const loadBalancer of ['haproxy', 'nginx'] as const) {
       const r = await grafanaReplicaLoss(lab);
       // A write in flight at the kill may fail (nginx does not replay what it has sent); count it.
       console.log(
-        `${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow, LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${r.writes.acked} acked, ${r.writes.failed} failed, ${r.duplicated.length} duplicated`,
+        `${loadBalancer}: ${r.requests} requests, ${r.failedRequests} failed, ${r.slowRequests} slow (slowest ${r.slowestMs} ms), LB detect ${r.lbDetectS ?? 'n/a'} s, back in ${r.backInServiceS} s; writes ${r.writes.acked} acked, ${r.writes.failed} failed, ${r.duplicated.length} duplicated`,
       );
       expect(r.failureSamples).toEqual([]);
       expect(r.failedRequests).toBe(0);

@@ -2,7 +2,7 @@
 import { IMAGES } from '../catalog.js';
 import { renderTemplate } from '../render/templates.js';
 import { IN_IMAGE, STACK_FILES } from '../stack-files.js';
-import type { LoadBalancerSpec } from './load-balancer.js';
+import { REPLICA_CONNECT_TIMEOUT, type LoadBalancerSpec } from './load-balancer.js';
 
 /** The LB's HAProxy runtime API, on its own loopback: only `docker compose exec` reaches it. */
 const RUNTIME_API_PORT = 9999;
@@ -26,6 +26,7 @@ export const haproxy: LoadBalancerSpec = {
         runtimeApiPort: RUNTIME_API_PORT,
         rotationScript: STACK_FILES.lbRotation.command,
         backend: BACKEND,
+        connectTimeout: REPLICA_CONNECT_TIMEOUT,
       }),
     },
     {

@@ -6,6 +6,14 @@
 import type { GeneratedFile, StackFile } from '../stack-files.js';
 import type { Topology } from '../topology.js';
 
+/**
+ * How long either LB waits for a Grafana replica to accept a connection. A live replica accepts
+ * within a millisecond (a bridge, an overlay on a LAN); a killed one never does, and each request
+ * sent to it waits this long before it is retried on another replica (a connection never made is
+ * safe to retry, a POST too). A lost SYN (resent after 1 s) is retried elsewhere as well.
+ */
+export const REPLICA_CONNECT_TIMEOUT = '250ms';
+
 export interface LoadBalancerSpec {
   /** The product, as the stack README names it. */
   product: string;

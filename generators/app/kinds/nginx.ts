@@ -2,12 +2,12 @@
 import { IMAGES } from '../catalog.js';
 import { renderTemplate } from '../render/templates.js';
 import { STACK_FILES } from '../stack-files.js';
-import type { LoadBalancerSpec } from './load-balancer.js';
+import { REPLICA_CONNECT_TIMEOUT, type LoadBalancerSpec } from './load-balancer.js';
 
 /** Passive checks: one failed connection takes a replica out for this long. */
 const CONFIG = { path: 'lb/nginx.conf', inContainer: '/etc/nginx/nginx.conf' };
 
-const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: '1s' } as const;
+const NGINX_PASSIVE_CHECK = { maxFails: 1, failTimeout: '5s', connectTimeout: REPLICA_CONNECT_TIMEOUT } as const;
 
 export const nginx: LoadBalancerSpec = {
   product: 'nginx',

@@ -31,6 +31,7 @@ export interface TemplateData {
     runtimeApiPort: number;
     rotationScript: string;
     backend: string;
+    connectTimeout: string;
   };
   'lb/rotation-haproxy.sh': { script: string; replicas: string[]; lb: string; runtimeApiPort: number; backend: string };
   'lb/nginx.conf': {
