@@ -26,6 +26,12 @@ const STACKS: Partial<Answers>[] = [
   { loadBalancer: 'haproxy', dbMode: 'external', dbHost: 'pg.example.com' },
 ];
 const PATRONI_STACKS = STACKS.filter((raw) => (raw.dbMode ?? 'patroni') === 'patroni');
+/** On Swarm the DB router and the LB name members that do not exist yet (pg-9, grafana-9): each program must start with them unresolved. */
+const SWARM_STACKS: Partial<Answers>[] = (['haproxy', 'nginx'] as const).map((loadBalancer) => ({
+  deployTarget: 'swarm',
+  imageRegistry: 'registry.example:5000',
+  loadBalancer,
+}));
 const label = (raw: Partial<Answers>) => JSON.stringify(raw);
 
 /** HAProxy warns that the stack's host names do not resolve outside Docker; anything else is a finding. */
@@ -90,8 +96,7 @@ const stackConfig = (dir: string) =>
 });
 
 describeWithToolchain('configs checked by the real programs', () => {
-  // On Swarm the router names nodes that do not exist yet (pg-1 … pg-9): HAProxy must start with them unresolved.
-  const routed = [...PATRONI_STACKS, { deployTarget: 'swarm', imageRegistry: 'registry.example:5000' } as const];
+  const routed = [...PATRONI_STACKS, SWARM_STACKS[0]!];
   it.each(routed.map((raw) => [label(raw), raw]))('haproxy -c accepts the DB router config of %s', (_l, raw) => {
     const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'db-router/haproxy.cfg']);
     expect(run.status).toBe(0);
@@ -138,7 +143,7 @@ describeWithToolchain('configs checked by the real programs', () => {
     expect(run.status).toBe(0);
   });
 
-  it.each(STACKS.filter((r) => (r.loadBalancer ?? 'haproxy') === 'haproxy').map((raw) => [label(raw), raw]))(
+  it.each([...STACKS, ...SWARM_STACKS].filter((r) => (r.loadBalancer ?? 'haproxy') === 'haproxy').map((raw) => [label(raw), raw]))(
     'haproxy -c accepts the Grafana load balancer config of %s',
     (_l, raw) => {
       const run = runInToolchain(writeStack(raw), ['haproxy', '-c', '-f', 'lb/haproxy.cfg']);
@@ -147,7 +152,7 @@ describeWithToolchain('configs checked by the real programs', () => {
     },
   );
 
-  it.each(STACKS.filter((r) => r.loadBalancer === 'nginx').map((raw) => [label(raw), raw]))(
+  it.each([...STACKS, ...SWARM_STACKS].filter((r) => r.loadBalancer === 'nginx').map((raw) => [label(raw), raw]))(
     'nginx -t accepts the Grafana load balancer config of %s, with no replica resolvable',
     (_l, raw) => {
       const dir = writeStack(raw);

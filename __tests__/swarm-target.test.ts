@@ -84,6 +84,17 @@ describe('stack.yaml places every member on its own host', () => {
     expect(stackOf({ patroniNodes: 5 }).files['db-router/haproxy.cfg']).toBe(router);
   });
 
+  it.each(['haproxy', 'nginx'] as const)(
+    'the %s load balancer names every Grafana replica the stack can have, so adding one never changes its config',
+    (loadBalancer) => {
+      const config = loadBalancer === 'haproxy' ? 'lb/haproxy.cfg' : 'lb/nginx.conf';
+      const lb = stackOf({ loadBalancer, grafanaReplicas: 2 }).files[config]!;
+      const named = [...lb.matchAll(/^ +server (?:\S+ )?(grafana-\d+):3000\b/gm)].map((m) => m[1]);
+      expect(named).toEqual(Array.from({ length: 9 }, (_, i) => `grafana-${i + 1}`));
+      expect(stackOf({ loadBalancer, grafanaReplicas: 5 }).files[config]).toBe(lb);
+    },
+  );
+
   it('the DB router, which keeps no data, runs twice, never twice on one host', () => {
     const router = stack.services['db-router']!;
     expect(router.deploy.replicas).toBe(DB_ROUTER_TASKS);
@@ -280,16 +291,10 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
   const plan = (from: Partial<Answers>, to: Partial<Answers>) =>
     planChange(topologyFor({ ...SWARM, ...from }), topologyFor({ ...SWARM, ...to }), []);
 
-  it('a new Grafana replica: its host labelled, it starts first, then the LB (which then uses it), then the others (new alerting peers) one by one', () => {
+  it('a new Grafana replica: its host labelled, it starts first, then the others (new alerting peers) one by one; the LB, which already names it, is left alone', () => {
     const p = plan({ grafanaReplicas: 2 }, { grafanaReplicas: 3 });
     expect(p.refusals).toEqual([]);
-    expect(p.commands).toEqual([
-      LABEL_HOSTS,
-      ...deployed('grafana-3'),
-      ...deployed('lb'),
-      ...deployed('grafana-1'),
-      ...deployed('grafana-2'),
-    ]);
+    expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('grafana-3'), ...deployed('grafana-1'), ...deployed('grafana-2')]);
     expect(p.notes).toContain('grafana-3 need a host: join it to the swarm first; the label script places them on a free one.');
   });
   it('a new PostgreSQL node starts (and clones) first; the rest, the DB router too, is left alone', () => {
@@ -299,14 +304,9 @@ describe('a swarm re-run updates one service at a time, in a safe order', () => 
     // The router already names pg-4 (it names every node the stack can have): replacing its task would cut Grafana's connections.
     expect(p.commands).toEqual([LABEL_HOSTS, ...deployed('pg-4')]);
   });
-  it('fewer Grafana replicas: the LB stops using the removed one, the others roll, then it is removed', () => {
+  it('fewer Grafana replicas: the others roll, then the removed one goes (the LB retries a connection it refuses elsewhere)', () => {
     const p = plan({ grafanaReplicas: 3 }, { grafanaReplicas: 2 });
-    expect(p.commands).toEqual([
-      ...deployed('lb'),
-      ...deployed('grafana-1'),
-      ...deployed('grafana-2'),
-      'docker service rm grafana-ha_grafana-3',
-    ]);
+    expect(p.commands).toEqual([...deployed('grafana-1'), ...deployed('grafana-2'), 'docker service rm grafana-ha_grafana-3']);
   });
   it('PostgreSQL nodes that all change (new etcd members in their config, forced past the refusal): one at a time, and the note says to make the last one the leader first', () => {
     const p = plan({}, { etcdMembers: 5 });

@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { GRAFANA_DEFAULT_VERSION, POSTGRES_DEFAULT_MAJOR, POSTGRES_IMAGES } from './catalog.js';
 import { FAILOVER_PROFILES, type FailoverProfileName } from './failover-profiles.js';
 import { PATRONI_NODES_MAX } from './kinds/patroni.js';
+import { GRAFANA_REPLICAS_MAX } from './topology.js';
 import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, type DbMode, type DeployTarget, type LoadBalancerKind } from './kinds/index.js';
 
 export type { DbMode, DeployTarget, LoadBalancerKind };
@@ -218,7 +219,7 @@ export const QUESTIONS = [
     message: 'How many Grafana replicas?',
     help: 'Number of Grafana replicas behind the load balancer (1 is not highly available)',
     default: () => 2,
-    validate: integerIn(1, 9),
+    validate: integerIn(1, GRAFANA_REPLICAS_MAX),
   }),
   question({
     name: 'grafanaVersion',

@@ -67,15 +67,21 @@ function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]):
   return Object.fromEntries(mode.secrets.map((key) => [key, { ...SECRETS[key], ...overrides[key] }]));
 }
 
+/** The most Grafana replicas a stack can have (the answer's bound). */
+export const GRAFANA_REPLICAS_MAX = 9;
+
+/** The i-th Grafana replica (1-based). */
+export const grafanaReplica = (i: number): GrafanaReplica => ({
+  name: `grafana-${i}`,
+  httpPort: 3000,
+  gossipPort: 9094,
+  gossipHost: `grafana-${i}.${NETWORKS.app}`,
+});
+
 export function buildTopology(answers: Answers, history?: StackHistory): Topology {
   const mode = DATABASE_MODES[answers.dbMode];
   const database = mode.topology(answers, history);
-  const replicas = numbered(answers.grafanaReplicas, (i): GrafanaReplica => ({
-    name: `grafana-${i}`,
-    httpPort: 3000,
-    gossipPort: 9094,
-    gossipHost: `grafana-${i}.${NETWORKS.app}`,
-  }));
+  const replicas = numbered(answers.grafanaReplicas, grafanaReplica);
   return {
     project: answers.projectName,
     answers,

@@ -20,7 +20,8 @@ import { renderTemplate } from '../render/templates.js';
 import { script, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
 import { buildsImages, composeObject } from '../render/compose.js';
-import type { Topology } from '../topology.js';
+import { GRAFANA_REPLICAS_MAX, grafanaReplica, type Topology } from '../topology.js';
+import { numbered } from '../numbered.js';
 import type { HostBoundRole } from './database-mode.js';
 import type { DeployTargetSpec, StackInputs } from './deploy-target.js';
 import { LOAD_BALANCERS, modeOf } from './registry.js';
@@ -393,8 +394,8 @@ function updateOrder(t: Topology, services: string[], added: string[]): string[]
  * touched (a whole-stack deploy would look up every image's digest again and update any re-pushed tag).
  */
 function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]): string[] {
-  const was = swarmStackObject(before.t, withRouterForEveryNode(before.t, before.files)).services as Record<string, unknown>;
-  const now = swarmStackObject(after.t, withRouterForEveryNode(after.t, after.files)).services as Record<string, unknown>;
+  const was = swarmStackObject(before.t, withRoomToGrow(before.t, before.files)).services as Record<string, unknown>;
+  const now = swarmStackObject(after.t, withRoomToGrow(after.t, after.files)).services as Record<string, unknown>;
   const added = Object.keys(now).filter((s) => !(s in was));
   const changed = Object.keys(now).filter((s) => s in was && JSON.stringify(was[s]) !== JSON.stringify(now[s]));
   const removed = Object.keys(was).filter((s) => !(s in now));
@@ -422,19 +423,29 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
 }
 
 /**
- * A Swarm config cannot change: a new DB router config is a new router task, and stopping the old
- * one cuts Grafana's connections through it, a query in flight too (a failed request). So on Swarm
- * the router names every node the stack can grow to: a name with no service yet does not resolve
- * and stays in MAINT, and adding a node leaves the router running (it resolves the new name itself).
+ * A Swarm config cannot change: a new config is a new task, and stopping the old one cuts what
+ * runs through it (Grafana's database connections through a DB router task, a query in flight too;
+ * connections a load balancer task had accepted but not read yet). So on Swarm the DB router and
+ * the load balancer name every member the stack can grow to (pg-1 … pg-9, grafana-1 … grafana-9):
+ * a name with no service yet does not resolve and stays in MAINT (HAProxy) or without an address
+ * (nginx), and adding a member leaves both running: they resolve the new name themselves.
  */
-function withRouterForEveryNode(t: Topology, files: GeneratedFile[]): GeneratedFile[] {
+function withRoomToGrow(t: Topology, files: GeneratedFile[]): GeneratedFile[] {
   const db = t.database;
-  if (db.mode !== 'patroni') return files;
-  const router = dbRouterConfig(
-    db,
-    Array.from({ length: PATRONI_NODES_MAX }, (_, i) => patroniNodeName(i + 1)),
-  );
-  return files.map((f) => (f.path === router.path ? router : f));
+  const router =
+    db.mode === 'patroni'
+      ? [
+          dbRouterConfig(
+            db,
+            Array.from({ length: PATRONI_NODES_MAX }, (_, i) => patroniNodeName(i + 1)),
+          ),
+        ]
+      : [];
+  const lb = LOAD_BALANCERS[t.loadBalancer.kind];
+  const everyReplica = { ...t, grafana: { ...t.grafana, replicas: numbered(GRAFANA_REPLICAS_MAX, grafanaReplica) } };
+  const lbConfig = lb.files(everyReplica).filter((f) => f.path === lb.config.path);
+  const grown = [...router, ...lbConfig];
+  return files.map((f) => grown.find((g) => g.path === f.path) ?? f);
 }
 
 export const swarm: DeployTargetSpec = {
@@ -442,7 +453,7 @@ export const swarm: DeployTargetSpec = {
   choiceHelp: 'several Docker hosts in one swarm: docker stack deploy',
   asks: ['imageRegistry', 'mirrorImages', 'overlayEncryption'],
   files: (t, generated) => {
-    const others = withRouterForEveryNode(t, generated);
+    const others = withRoomToGrow(t, generated);
     const stack = swarmStackObject(t, others);
     return [
       { path: STACK_FILE, contents: yaml(stack) },
