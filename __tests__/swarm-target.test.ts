@@ -95,6 +95,17 @@ describe('stack.yaml places every member on its own host', () => {
     },
   );
 
+  it('neither HAProxy config resolves its names with the system resolver at start (a missing one could hold it up for seconds each): its own resolvers fill them in', () => {
+    const { files } = stackOf({ loadBalancer: 'haproxy' });
+    for (const config of ['db-router/haproxy.cfg', 'lb/haproxy.cfg'])
+      expect([config, [...new Set([...files[config]!.matchAll(/^ +(?:default-)?server .*(init-addr \S+)/gm)].map((m) => m[1]))]]).toEqual([
+        config,
+        ['init-addr none'],
+      ]);
+    // Compose names only members that exist: they resolve at once, before the first request.
+    expect(filesFor({})['lb/haproxy.cfg']).toContain('init-addr last,libc,none');
+  });
+
   it('the DB router, which keeps no data, runs twice, never twice on one host', () => {
     const router = stack.services['db-router']!;
     expect(router.deploy.replicas).toBe(DB_ROUTER_TASKS);

@@ -2,7 +2,7 @@
 import { IMAGES } from '../catalog.js';
 import { renderTemplate } from '../render/templates.js';
 import { IN_IMAGE, STACK_FILES } from '../stack-files.js';
-import { REPLICA_CONNECT_TIMEOUT, type LoadBalancerSpec } from './load-balancer.js';
+import { haproxyInitAddr, REPLICA_CONNECT_TIMEOUT, type LoadBalancerSpec } from './load-balancer.js';
 
 /** The LB's HAProxy runtime API, on its own loopback: only `docker compose exec` reaches it. */
 const RUNTIME_API_PORT = 9999;
@@ -16,7 +16,7 @@ export const haproxy: LoadBalancerSpec = {
   image: IMAGES.haproxy,
   config: CONFIG,
   noReplicaStatus: 503,
-  files: ({ grafana, loadBalancer }) => [
+  files: ({ grafana, loadBalancer }, names = 'exist') => [
     {
       path: CONFIG.path,
       contents: renderTemplate('lb/haproxy.cfg', {
@@ -27,6 +27,7 @@ export const haproxy: LoadBalancerSpec = {
         rotationScript: STACK_FILES.lbRotation.command,
         backend: BACKEND,
         connectTimeout: REPLICA_CONNECT_TIMEOUT,
+        initAddr: haproxyInitAddr(names),
       }),
     },
     {

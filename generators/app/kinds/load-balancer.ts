@@ -14,6 +14,17 @@ import type { Topology } from '../topology.js';
  */
 export const REPLICA_CONNECT_TIMEOUT = '250ms';
 
+/** Whether every server name a config lists resolves when the program starts. */
+export type ServerNames = 'exist' | 'may-be-missing';
+
+/**
+ * HAProxy's init-addr for such names. `libc` at start resolves each one before listening, which is
+ * instant for a name that exists; for one that does not, the system resolver may wait for upstream
+ * DNS for seconds per name. `none` starts at once, and HAProxy's own resolvers fill the addresses in
+ * within milliseconds.
+ */
+export const haproxyInitAddr = (names: ServerNames) => (names === 'exist' ? 'last,libc,none' : 'none');
+
 export interface LoadBalancerSpec {
   /** The product, as the stack README names it. */
   product: string;
@@ -26,8 +37,12 @@ export interface LoadBalancerSpec {
   config: Required<Pick<StackFile, 'path' | 'inContainer'>>;
   /** What it answers while no replica can take a request. */
   noReplicaStatus: number;
-  /** The configuration and the rotation script (`lb-rotation.sh out|in <replica>`). */
-  files: (t: Topology) => GeneratedFile[];
+  /**
+   * The configuration and the rotation script (`lb-rotation.sh out|in <replica>`). `names`:
+   * `exist` when every replica's name resolves at start (Compose), `may-be-missing` when some
+   * name may name no service yet (Swarm, whose LB names every replica the stack can have).
+   */
+  files: (t: Topology, names?: ServerNames) => GeneratedFile[];
   /** Applies a changed configuration to the running load balancer, open connections kept. */
   reloadCommand: (service: string) => string;
   /**

@@ -27,6 +27,7 @@ import { numbered, type NonEmpty } from '../numbered.js';
 import type { Topology } from '../topology.js';
 import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
 import type { HandSteps } from './deploy-target.js';
+import { haproxyInitAddr, type ServerNames } from './load-balancer.js';
 import { renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
 
@@ -248,7 +249,7 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
 }
 
 /** The DB router's configuration, routing to the nodes named (a name that does not resolve yet stays in MAINT). */
-export function dbRouterConfig(db: PatroniCluster, nodes: string[]): GeneratedFile {
+export function dbRouterConfig(db: PatroniCluster, nodes: string[], names: ServerNames = 'exist'): GeneratedFile {
   const { patroni, dbRouter } = db;
   return {
     path: PATRONI_FILES.dbRouterConfig.path,
@@ -260,6 +261,7 @@ export function dbRouterConfig(db: PatroniCluster, nodes: string[]): GeneratedFi
       replicaPort: dbRouter.replicaPort,
       statusPort: dbRouter.statusPort,
       grafanaConnMaxLifetime: GRAFANA_CONN_MAX_LIFETIME_S,
+      initAddr: haproxyInitAddr(names),
     }),
   };
 }

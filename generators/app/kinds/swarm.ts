@@ -432,18 +432,10 @@ function planSwarmRerun(before: StackInputs, after: StackInputs, notes: string[]
  */
 function withRoomToGrow(t: Topology, files: GeneratedFile[]): GeneratedFile[] {
   const db = t.database;
-  const router =
-    db.mode === 'patroni'
-      ? [
-          dbRouterConfig(
-            db,
-            Array.from({ length: PATRONI_NODES_MAX }, (_, i) => patroniNodeName(i + 1)),
-          ),
-        ]
-      : [];
+  const router = db.mode === 'patroni' ? [dbRouterConfig(db, numbered(PATRONI_NODES_MAX, patroniNodeName), 'may-be-missing')] : [];
   const lb = LOAD_BALANCERS[t.loadBalancer.kind];
   const everyReplica = { ...t, grafana: { ...t.grafana, replicas: numbered(GRAFANA_REPLICAS_MAX, grafanaReplica) } };
-  const lbConfig = lb.files(everyReplica).filter((f) => f.path === lb.config.path);
+  const lbConfig = lb.files(everyReplica, 'may-be-missing').filter((f) => f.path === lb.config.path);
   const grown = [...router, ...lbConfig];
   return files.map((f) => grown.find((g) => g.path === f.path) ?? f);
 }

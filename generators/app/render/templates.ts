@@ -32,6 +32,7 @@ export interface TemplateData {
     rotationScript: string;
     backend: string;
     connectTimeout: string;
+    initAddr: string;
   };
   'lb/rotation-haproxy.sh': { script: string; replicas: string[]; lb: string; runtimeApiPort: number; backend: string };
   'lb/nginx.conf': {
@@ -52,6 +53,7 @@ export interface TemplateData {
     replicaPort: number;
     statusPort: number;
     grafanaConnMaxLifetime: number;
+    initAddr: string;
   };
   'patroni/Dockerfile': {
     baseImage: string;
