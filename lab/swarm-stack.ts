@@ -48,8 +48,8 @@ export class SwarmStack implements LoopTarget {
     return up;
   }
 
-  /** The node (1-based) running the service's task, if one runs. */
-  async nodeOf(service: string): Promise<number | undefined> {
+  /** The node (1-based, NaN where unreadable) of each of the service's running tasks, as Swarm lists them. */
+  private async runningTaskNodes(service: string): Promise<number[]> {
     const r = await this.swarm.docker(this.manager(), [
       'service',
       'ps',
@@ -59,56 +59,47 @@ export class SwarmStack implements LoopTarget {
       '--format',
       '{{.Node}} {{.CurrentState}}',
     ]);
-    const line = r.stdout.split('\n').find((l) => /\sRunning/.test(l));
-    const node = line ? Number(/^node(\d+)/.exec(line)?.[1]) : NaN;
-    return Number.isInteger(node) && !this.down.has(node) ? node : undefined;
+    return r.stdout
+      .split('\n')
+      .filter((l) => /\sRunning/.test(l))
+      .map((l) => Number(/^node(\d+)/.exec(l)?.[1]));
+  }
+
+  private isUp = (node: number | undefined): node is number => node !== undefined && Number.isInteger(node) && !this.down.has(node);
+
+  /** The node (1-based) running the service's task, if one runs. */
+  async nodeOf(service: string): Promise<number | undefined> {
+    const [node] = await this.runningTaskNodes(service);
+    return this.isUp(node) ? node : undefined;
   }
 
   /** The nodes (1-based) running one of the service's tasks, each once. */
   async nodesOf(service: string): Promise<number[]> {
-    const r = await this.swarm.docker(this.manager(), [
-      'service',
-      'ps',
-      `${this.project}_${service}`,
-      '--filter',
-      'desired-state=running',
-      '--format',
-      '{{.Node}} {{.CurrentState}}',
-    ]);
-    const nodes = r.stdout
-      .split('\n')
-      .filter((l) => /\sRunning/.test(l))
-      .map((l) => Number(/^node(\d+)/.exec(l)?.[1]));
-    return [...new Set(nodes)].filter((n) => Number.isInteger(n) && !this.down.has(n));
+    return [...new Set(await this.runningTaskNodes(service))].filter(this.isUp);
+  }
+
+  /** The service's containers on the node. */
+  private async containers(node: number, service: string): Promise<string[]> {
+    const r = await this.swarm.docker(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${this.project}_${service}`], 5000);
+    return r.stdout.split('\n').filter(Boolean);
+  }
+
+  private async execIn(node: number, id: string, argv: string[], timeoutMs: number): Promise<string | undefined> {
+    const r = await this.swarm.docker(node, ['exec', id, ...argv], timeoutMs);
+    return r.code === 0 ? r.stdout : undefined;
   }
 
   /** Runs argv in each of the service's containers on the node; the outputs, undefined where it failed. */
   async execOnNode(node: number, service: string, argv: string[], timeoutMs = 10_000): Promise<(string | undefined)[]> {
-    const ids = (
-      await this.swarm.docker(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${this.project}_${service}`], 5000)
-    ).stdout
-      .split('\n')
-      .filter(Boolean);
-    return Promise.all(
-      ids.map(async (id) => {
-        const r = await this.swarm.docker(node, ['exec', id, ...argv], timeoutMs);
-        return r.code === 0 ? r.stdout : undefined;
-      }),
-    );
+    return Promise.all((await this.containers(node, service)).map((id) => this.execIn(node, id, argv, timeoutMs)));
   }
 
   /** Runs argv in the service's container, on its node; undefined when it does not run or fails. */
   async exec(service: string, argv: string[], timeoutMs = 10_000): Promise<string | undefined> {
     const node = await this.nodeOf(service);
     if (node === undefined) return undefined;
-    const id = (
-      await this.swarm.docker(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${this.project}_${service}`], 5000)
-    ).stdout
-      .trim()
-      .split('\n')[0];
-    if (!id) return undefined;
-    const r = await this.swarm.docker(node, ['exec', id, ...argv], timeoutMs);
-    return r.code === 0 ? r.stdout : undefined;
+    const [id] = await this.containers(node, service);
+    return id ? this.execIn(node, id, argv, timeoutMs) : undefined;
   }
 
   /** Patroni's view of the cluster, from the first node that answers. */
