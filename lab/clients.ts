@@ -220,6 +220,9 @@ export function outageAround(result: LoopResult, atMs: number): number {
     .map((e) => e.t + e.ms)
     .sort((a, b) => a - b);
   const before = oks.filter((t) => t <= at);
+  // A failure after the last acknowledgement: the loop stopped mid-outage, whose length is unknown.
+  const lastOk = oks.length ? oks[oks.length - 1]! : -Infinity;
+  if (result.events.some((e) => !e.ok && e.t > at && e.t >= lastOk)) return Infinity;
   const window = [before.length ? before[before.length - 1] : 0, ...oks.filter((t) => t > at)];
   let longest = 0;
   for (let i = 1; i < window.length; i++) longest = Math.max(longest, (window[i] ?? 0) - (window[i - 1] ?? 0));

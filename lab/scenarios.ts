@@ -79,7 +79,10 @@ export async function primaryLoss(lab: StackLab, how: PrimaryLoss, sync: boolean
       90_000,
       200,
     );
-    await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt > failedAt), 60_000, 100);
+    // A write sent after the new leader showed up and acknowledged: the outage is over. (Writes
+    // acknowledged between the failure and the old primary actually going down do not count.)
+    const leaderSeenAt = Date.now();
+    await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt >= leaderSeenAt), 60_000, 100);
     await sleep(2000);
   } finally {
     await writer.stop(); // also when a wait above fails: no loop outlives its scenario

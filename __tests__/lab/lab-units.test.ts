@@ -12,6 +12,7 @@ import { acquireLabLock, releaseLabLock } from '../../lab/lab-lock.js';
 import { expandValue, parseGrafanaIni, sslOptions } from '../../lab/grafana-standin.js';
 import { planCommands } from '../../lab/generate.js';
 import { kindOf } from '../../lab/stack-lab.js';
+import { outageAround, type LoopResult } from '../../lab/clients.js';
 import { writeFileSync } from 'node:fs';
 
 const tempDirs: string[] = [];
@@ -73,5 +74,22 @@ describe('one lab per machine', () => {
     releaseLabLock(path);
     writeFileSync(path, String(process.ppid)); // alive, not us
     await expect(acquireLabLock(1200, path)).rejects.toThrow(/holds/);
+  });
+});
+
+describe('write outage of a request loop', () => {
+  // Events at t (ms from the loop start), each taking 10 ms; the failure is injected at 1000 ms.
+  const loop = (...events: [number, boolean][]): LoopResult => ({
+    startedAt: 0,
+    events: events.map(([t, ok]) => ({ t, ok, status: ok ? 200 : 500, ms: 10, instance: null })),
+  });
+  test('is the longest gap between acknowledgements around the failure', () => {
+    expect(outageAround(loop([900, true], [1100, true], [1200, false], [2000, false], [3100, true], [3200, true]), 1000)).toBe(2000);
+  });
+  test('acknowledgements just after the failure do not hide the outage that follows', () => {
+    expect(outageAround(loop([900, true], [1050, true], [1100, false], [4000, true]), 1000)).toBe(2950);
+  });
+  test('is unknown (infinite) when the loop stopped before writes came back', () => {
+    expect(outageAround(loop([900, true], [1050, true], [1100, false], [1500, false]), 1000)).toBe(Infinity);
   });
 });
