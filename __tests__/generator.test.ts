@@ -23,7 +23,7 @@ describe('questions', () => {
     expect(prompt('dbMode').choices!.map((c) => c.value)).toEqual(['patroni', 'single', 'external']);
     expect(prompt('dbMode').choices!.every((c) => / — .{10,}/.test(c.name))).toBe(true);
     expect(prompt('failoverProfile').choices!.map((c) => c.name)).toEqual([
-      'fast — ttl 20 s, loop_wait 5 s, retry_timeout 7 s',
+      'fast — ttl 20 s, loop_wait 7 s, retry_timeout 6 s',
       'upstream — ttl 30 s, loop_wait 10 s, retry_timeout 10 s',
     ]);
   });

@@ -60,6 +60,8 @@ const DEFAULTS: Record<string, [RegExp, string][]> = {
     [/max_fails=1 fail_timeout=5s/g, 'max_fails=1 fail_timeout=10s'],
   ],
   'db-router/haproxy.cfg': [
+    [/timeout connect \S+/, 'timeout connect 5s'],
+    [/\n *http-check expect rstring '"state": \*"running"'/, ''],
     [/ inter 500ms fastinter 200ms downinter 200ms rise 1 fall 2 /, ' inter 2s rise 2 fall 3 '],
     [/\n *timeout check \S+/, ''],
   ],

@@ -17,11 +17,14 @@ export interface PatroniTiming {
 
 export const FAILOVER_PROFILES = {
   fast: {
+    // ttl is at Patroni's minimum. A dead primary's key expires ttl - (time since its last refresh)
+    // after the death: a longer loop_wait spreads that over 13-20 s instead of 15-20 s (median
+    // 16.5 s, not 17.5 s); retry_timeout then has to shrink to keep Patroni's rule (7 + 2*6 <= 20).
     ttl: 20,
-    loopWait: 5,
-    retryTimeout: 7,
+    loopWait: 7,
+    retryTimeout: 6,
     summary:
-      'Patroni minimum ttl: a dead primary is replaced ~20 s after it dies; a primary cut off from etcd demotes itself after at most loop_wait + retry_timeout = 12 s, well before its key expires.',
+      'Patroni minimum ttl: a dead primary is replaced 13-20 s after it dies; a primary cut off from etcd demotes itself after at most loop_wait + retry_timeout = 13 s, well before its key expires.',
   },
   upstream: {
     ttl: 30,
