@@ -124,6 +124,9 @@ async function measure(setup: Setup, loadBalancer: 'haproxy' | 'nginx'): Promise
   const dir = generateStack({ loadBalancer, failoverProfile: setup === 'fast' ? 'fast' : 'upstream', synchronousReplication: true });
   if (setup === 'baseline') withProgramDefaults(dir, loadBalancer);
   const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
+  // Run k fails the primary (k - 1) / RUNS of a loop_wait later than run 1: the kills sample every
+  // phase of the leader's key refresh, as failures in the field do, instead of one phase RUNS times.
+  const steadyMs = (run: number) => 2000 + Math.round((((run - 1) / RUNS) * dcs.loop_wait * 1000) as number);
   timings.set(setup, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
   const col: Column = {
     name: `${setup} / ${loadBalancer}`,
@@ -153,7 +156,7 @@ async function measure(setup: Setup, loadBalancer: 'haproxy' | 'nginx'): Promise
     for (const s of lab.services()) await lab.waitHealthy(s, 120_000);
     for (let run = 1; run <= RUNS; run++) {
       for (const how of ['kill', 'stop', 'switchover'] as const) {
-        const r = await primaryLoss(lab, how, true);
+        const r = await primaryLoss(lab, how, true, lab, steadyMs(run));
         col.outage[how].push(r.outageMs / 1000);
         col.lost += r.lost.length;
         col.acked += r.acked;

@@ -61,13 +61,24 @@ async function losePrimary(db: StackLab, leader: string, how: PrimaryLoss): Prom
     throw new Error(`patronictl switchover in ${leader}: ${r.stdout}${r.stderr}`);
 }
 
-export async function primaryLoss(lab: StackLab, how: PrimaryLoss, sync: boolean, db: StackLab = lab): Promise<PrimaryLossResult> {
+/**
+ * `steadyMs`: how long the writer runs before the failure. A SIGKILL's outage depends on where the
+ * primary was in its HA loop (its key expires ttl after its last refresh), so the bench spreads
+ * this over one loop_wait instead of failing the primary at the same phase every run.
+ */
+export async function primaryLoss(
+  lab: StackLab,
+  how: PrimaryLoss,
+  sync: boolean,
+  db: StackLab = lab,
+  steadyMs = 2000,
+): Promise<PrimaryLossResult> {
   const oldLeader = await waitFor('a leader', () => leaderName(db), 60_000);
   const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 120_000 });
   let failedAt = 0;
   let newLeader: string;
   try {
-    await sleep(2000);
+    await sleep(steadyMs);
     failedAt = Date.now();
     await losePrimary(db, oldLeader, how);
     newLeader = await waitFor(
