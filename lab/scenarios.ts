@@ -15,6 +15,7 @@ import {
   pgQuery,
   startLoop,
   waitClusterSettled,
+  type LoopEvent,
   type LoopResult,
 } from './clients.js';
 import { withEngine } from './engine.js';
@@ -61,6 +62,14 @@ async function losePrimary(db: StackLab, leader: string, how: PrimaryLoss): Prom
     throw new Error(`patronictl switchover in ${leader}: ${r.stdout}${r.stderr}`);
 }
 
+/** The loop has run `ms` since its last failed request, and acknowledged a request in that time. */
+function steadyFor(writer: { startedAt: number; events: LoopEvent[] }, ms: number): boolean {
+  const since = Date.now() - writer.startedAt - ms;
+  const recent = writer.events.filter((e) => e.t >= since);
+  const failedAt = writer.events.filter((e) => !e.ok).map((e) => e.t + e.ms);
+  return recent.some((e) => e.ok) && failedAt.every((t) => t < since);
+}
+
 /**
  * `steadyMs`: how long the writer runs before the failure. A SIGKILL's outage depends on where the
  * primary was in its HA loop (its key expires ttl after its last refresh), so the bench spreads
@@ -94,7 +103,9 @@ export async function primaryLoss(
     // acknowledged between the failure and the old primary actually going down do not count.)
     const leaderSeenAt = Date.now();
     await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt >= leaderSeenAt), 60_000, 100);
-    await sleep(2000);
+    // Then 2 s without a failed write: a router that flaps after the first write (two nodes up at
+    // once, say) shows up as part of the outage instead of ending the loop in the middle of it.
+    await waitFor('2 s of writes without a failure', async () => steadyFor(writer, 2000), 60_000, 200);
   } finally {
     await writer.stop(); // also when a wait above fails: no loop outlives its scenario
   }
