@@ -126,7 +126,7 @@ async function measure(setup: Setup, loadBalancer: 'haproxy' | 'nginx'): Promise
   const dcs = (load(readFileSync(join(dir, 'patroni/pg-1.yml'), 'utf8')) as any).bootstrap.dcs;
   // Run k fails the primary (k - 1) / RUNS of a loop_wait later than run 1: the kills sample every
   // phase of the leader's key refresh, as failures in the field do, instead of one phase RUNS times.
-  const steadyMs = (run: number) => 2000 + Math.round((((run - 1) / RUNS) * dcs.loop_wait * 1000) as number);
+  const steadyMs = (run: number) => 2000 + Math.round(((run - 1) / RUNS) * Number(dcs.loop_wait) * 1000);
   timings.set(setup, `ttl ${dcs.ttl} / loop_wait ${dcs.loop_wait} / retry_timeout ${dcs.retry_timeout}`);
   const col: Column = {
     name: `${setup} / ${loadBalancer}`,

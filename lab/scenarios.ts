@@ -66,8 +66,8 @@ async function losePrimary(db: StackLab, leader: string, how: PrimaryLoss): Prom
 function steadyFor(writer: { startedAt: number; events: LoopEvent[] }, ms: number): boolean {
   const since = Date.now() - writer.startedAt - ms;
   const recent = writer.events.filter((e) => e.t >= since);
-  const failedAt = writer.events.filter((e) => !e.ok).map((e) => e.t + e.ms);
-  return recent.some((e) => e.ok) && failedAt.every((t) => t < since);
+  const failuresEndedAt = writer.events.filter((e) => !e.ok).map((e) => e.t + e.ms);
+  return recent.some((e) => e.ok) && failuresEndedAt.every((t) => t < since);
 }
 
 /**
@@ -103,8 +103,8 @@ export async function primaryLoss(
     // acknowledged between the failure and the old primary actually going down do not count.)
     const leaderSeenAt = Date.now();
     await waitFor('writes to resume', async () => writer.events.some((e) => e.ok && e.t + writer.startedAt >= leaderSeenAt), 60_000, 100);
-    // Then 2 s without a failed write: a router that flaps after the first write (two nodes up at
-    // once, say) shows up as part of the outage instead of ending the loop in the middle of it.
+    // Then 2 s without a failed write: writes that fail again after the first one count as part of
+    // the outage instead of ending the loop in the middle of it.
     await waitFor('2 s of writes without a failure', async () => steadyFor(writer, 2000), 60_000, 200);
   } finally {
     await writer.stop(); // also when a wait above fails: no loop outlives its scenario
