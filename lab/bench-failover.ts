@@ -61,7 +61,7 @@ const DEFAULTS: Record<string, [RegExp, string][]> = {
   ],
   'db-router/haproxy.cfg': [
     [/timeout connect \S+/, 'timeout connect 5s'],
-    [/\n *http-check expect rstring '"state": \*"running"'/, ''],
+    [/\n *http-check expect ! rstring '"state": [^\n]*/, ''],
     [/ inter 500ms fastinter 200ms downinter 200ms rise 1 fall 2 /, ' inter 2s rise 2 fall 3 '],
     [/\n *timeout check \S+/, ''],
   ],
