@@ -15,7 +15,6 @@ import {
   pgQuery,
   startLoop,
   waitClusterSettled,
-  type LoopEvent,
   type LoopResult,
 } from './clients.js';
 import { withEngine } from './engine.js';
@@ -63,7 +62,7 @@ async function losePrimary(db: StackLab, leader: string, how: PrimaryLoss): Prom
 }
 
 /** The loop has run `ms` since its last failed request, and acknowledged a request in that time. */
-function steadyFor(writer: { startedAt: number; events: LoopEvent[] }, ms: number): boolean {
+function steadyFor(writer: LoopResult, ms: number): boolean {
   const since = Date.now() - writer.startedAt - ms;
   const recent = writer.events.filter((e) => e.t >= since);
   const failuresEndedAt = writer.events.filter((e) => !e.ok).map((e) => e.t + e.ms);
