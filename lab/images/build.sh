@@ -124,7 +124,7 @@ if [[ "$(current "$IMG_POSTGRES")" != "$h" ]]; then
     sed -ri \"s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!\" /usr/share/postgresql/18/postgresql.conf.sample;
     grep -F \"listen_addresses = '*'\" /usr/share/postgresql/18/postgresql.conf.sample;
     mkdir -p /docker-entrypoint-initdb.d /var/run/postgresql; chown postgres:postgres /var/run/postgresql; chmod 3777 /var/run/postgresql;
-    apt-get install -y -qq --no-install-recommends --download-only patroni python3-etcd curl;
+    apt-get install -y -qq --no-install-recommends --download-only patroni python3-etcd curl pgbackrest;
     mkdir -p /usr/local/share/ggha-standin-apt; mv /var/cache/apt/archives/*.deb /usr/local/share/ggha-standin-apt/;
     rm -f /etc/apt/sources.list; rm -rf /etc/apt/sources.list.d/*;
     echo 'deb [trusted=yes] file:/usr/local/share/ggha-standin-apt ./' > /etc/apt/sources.list.d/pgdg.list"
