@@ -40,7 +40,7 @@ describe('the grafana-ha bin', () => {
   it('never prints a secret', () => {
     const run = runBin(['--defaults']);
     const secrets = Object.entries(readTree(run.cwd)).filter(([path]) => path.startsWith('secrets/'));
-    expect(secrets).toHaveLength(6);
+    expect(secrets).toHaveLength(7);
     for (const [, value] of secrets) expect(run.stdout + run.stderr).not.toContain(value);
   });
 

@@ -5,7 +5,7 @@
  * through dclint.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,26 @@ const composeConfig = (dir: string) => spawnSync('docker', ['compose', 'config',
   it.each(STACKS.map((raw) => [label(raw), raw]))('accepts %s without a warning', (_l, raw) => {
     const run = composeConfig(writeStack(raw));
     expect({ status: run.status, output: (run.stdout + run.stderr).trim() }).toEqual({ status: 0, output: '' });
+  });
+  it("merges the restore override (patroni/restore.yaml) into pg-1: the bootstrap configuration after the node's own", () => {
+    const dir = writeStack({});
+    const run = spawnSync('docker', ['compose', '-f', 'compose.yaml', '-f', 'patroni/restore.yaml', 'config', '--format', 'json'], {
+      cwd: dir,
+      env: withEngine(),
+      encoding: 'utf8',
+    });
+    expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
+    const pg1 = JSON.parse(run.stdout).services['pg-1'] as { command: string[]; volumes: { target: string }[]; environment: object };
+    expect(pg1.command).toEqual(['/etc/patroni/restore']);
+    expect(pg1.volumes.map((v) => v.target)).toEqual(
+      expect.arrayContaining([
+        '/etc/patroni/patroni.yml',
+        '/etc/patroni/restore/1-node.yml',
+        '/etc/patroni/restore/2-restore.yml',
+        '/var/lib/pgbackrest',
+      ]),
+    );
+    expect(pg1.environment).toEqual({ RESTORE_TARGET: '' });
   });
   it('rejects a service that depends on one that does not exist (control)', () => {
     const dir = writeStack();
@@ -201,6 +221,20 @@ describeWithToolchain('configs checked by the real programs', () => {
       });
       expect({ node: node.name, output: run.output.trim(), status: run.status }).toEqual({ node: node.name, output: '', status: 0 });
     }
+  });
+
+  it("patroni --validate-config accepts the restore's configuration: the node's file, then the pgBackRest bootstrap", () => {
+    const db = topologyFor({}).database;
+    if (db.mode !== 'patroni') throw new Error('a Patroni stack was expected');
+    const dir = writeStack({});
+    mkdirSync(join(dir, 'restore-check'));
+    copyFileSync(join(dir, 'patroni/pg-1.yml'), join(dir, 'restore-check/1-node.yml'));
+    copyFileSync(join(dir, 'patroni/restore-bootstrap.yml'), join(dir, 'restore-check/2-restore.yml'));
+    const run = runInToolchain(dir, ['patroni', '--validate-config', 'restore-check'], {
+      hosts: Object.fromEntries(db.etcd.members.map((m, i) => [m.name, etcdAddress(i)])),
+      env: { PATRONI_SUPERUSER_PASSWORD: 's', PATRONI_REPLICATION_PASSWORD: 'r', PATRONI_RESTAPI_PASSWORD: 'p' },
+    });
+    expect({ output: run.output.trim(), status: run.status }).toEqual({ output: '', status: 0 });
   });
 
   it('patroni --validate-config does catch a broken node config (control)', () => {

@@ -267,6 +267,8 @@ it('differs between PostgreSQL majors only in the image, binary and data paths',
     'patroni/pg-1.yml',
     'patroni/pg-2.yml',
     'patroni/pg-3.yml',
+    // pgBackRest's pg1-path and spool, in the data volume.
+    'patroni/pgbackrest.conf',
   ]);
   const node = (files: Record<string, string>) =>
     (load(files['patroni/pg-1.yml']) as { postgresql: { data_dir: string; bin_dir: string } }).postgresql;

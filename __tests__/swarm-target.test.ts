@@ -156,7 +156,8 @@ describe('stack.yaml: secrets and configs', () => {
   });
 
   it('every file a service reads is a config of the stack folder, at the path Compose mounts it', () => {
-    const compose = composeObject(topologyFor({})).services as Record<string, { volumes?: string[] }>;
+    // The same stack on Compose: without backups, as on Swarm.
+    const compose = composeObject(topologyFor({ backups: 'none' })).services as Record<string, { volumes?: string[] }>;
     for (const [name, service] of Object.entries(stack.services)) {
       const mounted = (compose[name]?.volumes ?? []).filter((v) => v.startsWith('./')).map((v) => v.split(':').slice(0, 2));
       const configs = (service.configs ?? []).map((c) => [stack.configs[c.source]?.file, c.target]);
@@ -240,8 +241,11 @@ describe('swarm answers', () => {
   it('a swarm stack whose public URL is this machine is warned: users reach it through the load balancers’ hosts', () => {
     expect(validateAnswers(SWARM).warnings).toEqual([
       expect.stringMatching(/^--public-url http:\/\/localhost:8080\/ is on this machine, but a swarm stack/),
+      expect.stringMatching(/^No backups: on Swarm/),
     ]);
-    expect(validateAnswers({ ...SWARM, publicUrl: 'https://grafana.example.com/' }).warnings).toEqual([]);
+    expect(validateAnswers({ ...SWARM, publicUrl: 'https://grafana.example.com/' }).warnings).toEqual([
+      expect.stringMatching(/^No backups: on Swarm/),
+    ]);
   });
   it('a swarm option given for a compose stack is an error that names the target', () => {
     expect(problems({ imageRegistry: 'r.example.com' }, { imageRegistry: 'r.example.com' })).toEqual([

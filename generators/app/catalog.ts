@@ -33,6 +33,9 @@ export const POSTGRES_DEFAULT_MAJOR = 18;
 export const PATRONI_VERSION = '4.1.5';
 /** apt's version glob: any PGDG build of that release (`4.1.5-1.pgdg13+1`, …). */
 export const patroniAptPackage = (version: string) => `patroni=${version}-*`;
+/** pgBackRest, from the same repository, pinned the same way. */
+export const PGBACKREST_VERSION = '2.60.0';
+export const pgbackrestAptPackage = (version: string) => `pgbackrest=${version}-*`;
 
 export const IMAGES = {
   grafana: (version: string) => `grafana/grafana:${version}`,

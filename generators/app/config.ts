@@ -64,6 +64,20 @@ export function checkOne(question: Question, raw: unknown, answers: Partial<Answ
   return problem ? { problem } : coerced;
 }
 
+/**
+ * The answers a stack recorded in `stored` (its `.yo-rc.json`) had without recording them, because
+ * their questions came later (`recordedBefore`): a re-run starts from these, not from the defaults.
+ */
+export function answersRecordedBefore(stored: Record<string, unknown>): Record<string, unknown> {
+  if (Object.keys(stored).length === 0) return {};
+  return Object.fromEntries(
+    (QUESTIONS as readonly Question[])
+      // Only where it applied: a single-server stack moving to Patroni gets the default.
+      .filter((q) => q.recordedBefore !== undefined && stored[q.name] === undefined && applies(q, stored as Partial<Answers>))
+      .map((q) => [q.name, q.recordedBefore]),
+  );
+}
+
 /** The history fields `.yo-rc.json` keeps next to the answers. */
 const HISTORY_FIELDS: readonly (keyof StackHistory)[] = ['etcdFoundingMembers', 'etcdDataDir'];
 const ETCD_DATA_DIR_VALUES: readonly string[] = Object.values(ETCD_DATA_DIRS);
@@ -104,7 +118,7 @@ export function validateAnswers(
       continue;
     }
     // A default is checked like any value: an empty one means the answer is required here.
-    const given = raw[q.name] ?? q.default(soFar);
+    const given = raw[q.name] ?? (stored && q.recordedBefore !== undefined ? q.recordedBefore : q.default(soFar));
     const checked = checkOne(q, given, soFar, stored && raw[q.name] !== undefined);
     if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
     else answers[q.name] = checked.value;

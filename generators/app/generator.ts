@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createTwoFilesPatch } from 'diff';
 import { emptyPasswordProblem, optionValue, optionValues, readPasswordFile, toPrompt, unresolvableConflicts } from './cli-input.js';
 import { commitChanges, faultInjection, type FileWrite, type StackChanges } from './commit.js';
-import { answersToStore, ConfigError, validateAnswers } from './config.js';
+import { answersRecordedBefore, answersToStore, ConfigError, validateAnswers } from './config.js';
 import { describePlan, planRerun, type Rerun } from './plan.js';
 import { QUESTIONS, type Question } from './questions.js';
 import { firstStartCommands, renderStack, type GeneratedFile } from './render/index.js';
@@ -93,7 +93,8 @@ export default class GrafanaHaGenerator extends Generator {
 
   async prompting() {
     const options = this.options as Record<string, unknown>;
-    const stored = this.config.getAll() as Record<string, unknown>;
+    // A stack recorded before a question existed keeps what it had then (no backups, say), not the new default.
+    const stored = { ...answersRecordedBefore(this.config.getAll()), ...this.config.getAll() } as Record<string, unknown>;
     const fromOptions = optionValues(options);
     if (options.defaults) {
       this.raw = { ...stored, ...fromOptions };

@@ -29,6 +29,10 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 export const ETCD_SIZES: readonly number[] = [1, 3, 5, 7];
 
+/** Where pgBackRest keeps the backups and the WAL archive: a named volume on the stack's host, or none. */
+export const BACKUP_REPOSITORIES = ['volume', 'none'] as const;
+export type BackupRepositoryKind = (typeof BACKUP_REPOSITORIES)[number];
+
 /** The answers as stored in `.yo-rc.json`: plain values, never secrets. */
 export interface Answers {
   projectName: string;
@@ -53,6 +57,7 @@ export interface Answers {
   synchronousReplication: boolean;
   postgresMajor: number;
   failoverProfile: FailoverProfileName;
+  backups: BackupRepositoryKind;
 }
 
 export type AnswerName = keyof Answers;
@@ -72,6 +77,8 @@ export interface Question<K extends AnswerName = AnswerName> {
   default: (answers: Partial<Answers>) => Answers[K];
   /** How `--help` shows a default that depends on other answers. */
   helpDefault?: string;
+  /** What a stack recorded before this question existed had: its re-runs keep it unless told otherwise. */
+  recordedBefore?: Answers[K];
   /** Asked (and validated) only when this returns true; otherwise the default is kept. */
   when?: (answers: Partial<Answers>) => boolean;
   /** Returns a problem description, or undefined when the value is fine. Receives a coerced value. */
@@ -389,6 +396,28 @@ export const QUESTIONS = [
     default: () => 'fast',
     when: modeAsks('failoverProfile'),
     validate: oneOf(Object.keys(FAILOVER_PROFILES)),
+  }),
+  question({
+    name: 'backups',
+    kind: 'string',
+    message: 'Backups and point-in-time recovery (pgBackRest)',
+    help: 'pgBackRest repository: volume (a named volume on this host, encrypted) or none',
+    choices: BACKUP_REPOSITORIES,
+    choiceHelp: {
+      volume: 'full and differential backups plus the WAL archive, in a named volume: restores lost data, not a lost host',
+      none: 'no backup: a dropped table or lost volumes cannot be recovered',
+    },
+    // A volume is on one host: Swarm's nodes are not, so no repository there until one every host reaches.
+    default: (a) => (a.deployTarget === 'swarm' ? 'none' : 'volume'),
+    helpDefault: 'volume, none for swarm',
+    // Turning archiving on restarts every node and wants a first backup: only when asked (the plan does both).
+    recordedBefore: 'none',
+    when: modeAsks('backups'),
+    validate: (v, a) =>
+      oneOf(BACKUP_REPOSITORIES)(v) ??
+      (v === 'volume' && a.deployTarget === 'swarm'
+        ? 'volume is not for swarm: the Patroni nodes run on different hosts and a named volume stays on one (use none; a repository every host reaches, such as S3, is not supported yet)'
+        : undefined),
   }),
   // `any`: each entry is a Question of its own answer key, which question() already checked.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

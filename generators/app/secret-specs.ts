@@ -8,7 +8,8 @@ export interface SecretSpec {
   userProvided?: boolean;
 }
 
-export type SecretKey = 'postgresSuperuser' | 'postgresReplication' | 'patroniRestApi' | 'grafanaDb' | 'grafanaSecretKey' | 'grafanaAdmin';
+export type SecretKey =
+  'postgresSuperuser' | 'postgresReplication' | 'patroniRestApi' | 'grafanaDb' | 'grafanaSecretKey' | 'grafanaAdmin' | 'pgbackrestCipher';
 
 export const SECRETS_DIR = 'secrets';
 const secret = (name: string, purpose: string): SecretSpec => ({ name, file: `${SECRETS_DIR}/${name}`, purpose });
@@ -20,4 +21,5 @@ export const SECRETS: Record<SecretKey, SecretSpec> = {
   grafanaDb: secret('grafana-db-password', "Grafana's PostgreSQL role (grafana)"),
   grafanaSecretKey: secret('grafana-secret-key', 'Grafana [security] secret_key: encrypts data source secrets'),
   grafanaAdmin: secret('grafana-admin-password', 'Grafana admin user, applied on the first start only'),
+  pgbackrestCipher: secret('pgbackrest-cipher-password', 'pgBackRest repository encryption key: without it no backup can be read'),
 };

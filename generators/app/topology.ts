@@ -62,9 +62,9 @@ export interface Topology {
 const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 /** The secrets a mode needs, with what they mean there. */
-function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES]): Partial<Record<SecretKey, SecretSpec>> {
+function secretsFor(mode: (typeof DATABASE_MODES)[keyof typeof DATABASE_MODES], answers: Answers): Partial<Record<SecretKey, SecretSpec>> {
   const overrides: Partial<Record<SecretKey, Partial<SecretSpec>>> = mode.secretOverrides ?? {};
-  return Object.fromEntries(mode.secrets.map((key) => [key, { ...SECRETS[key], ...overrides[key] }]));
+  return Object.fromEntries(mode.secrets(answers).map((key) => [key, { ...SECRETS[key], ...overrides[key] }]));
 }
 
 /** The most Grafana replicas a stack can have (the answer's bound). */
@@ -100,7 +100,7 @@ export function buildTopology(answers: Answers, history?: StackHistory): Topolog
       publishedPort: answers.httpPort,
       statusPort: 8404,
     },
-    secrets: secretsFor(mode),
+    secrets: secretsFor(mode, answers),
   };
 }
 

@@ -26,7 +26,8 @@ export interface DatabaseModeSpec<D> {
   choiceHelp: string;
   /** The mode-specific questions it asks (the others keep their defaults and are not stored). */
   asks: readonly AnswerName[];
-  secrets: readonly SecretKey[];
+  /** The secrets it uses with these answers. */
+  secrets: (answers: Answers) => readonly SecretKey[];
   /** Secrets whose meaning differs in this mode (an external database's password is the user's). */
   secretOverrides?: Partial<Record<SecretKey, Partial<SecretSpec>>>;
   topology: (answers: Answers, history?: StackHistory) => D;
@@ -68,6 +69,8 @@ export interface DatabaseModeSpec<D> {
     database: string;
     /** How the image the stack builds is made, when it builds one. */
     image?: string;
+    /** Backups and restore, for a stack that has them (its facts give `backups`). */
+    backups?: string;
     growing?: { options: string; steps: string; shrinking: string };
   };
   /** What its README partials show beyond the topology (figures, file names, …). */

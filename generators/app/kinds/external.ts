@@ -11,7 +11,7 @@ export const external: DatabaseModeSpec<ExternalPostgres> = {
   choiceHelp: 'your own PostgreSQL HA, elsewhere',
   asks: ['dbHost', 'dbPort', 'dbName', 'dbUser', 'dbSslMode', 'dbCaFile'],
   // It brings its own superuser and replication.
-  secrets: ['grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  secrets: () => ['grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
   secretOverrides: { grafanaDb: { purpose: "the password of Grafana's role on the external database", userProvided: true } },
   topology: () => ({ mode: 'external' }),
   grafanaEndpoint: (answers) => ({

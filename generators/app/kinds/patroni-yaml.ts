@@ -7,6 +7,7 @@ import { dump } from 'js-yaml';
 import { IN_IMAGE } from '../stack-files.js';
 import type { Topology } from '../topology.js';
 import type { PatroniCluster, PatroniNode } from './patroni.js';
+import { patroniBackupSettings } from './pgbackrest.js';
 
 const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', restApi: 'patroni' } as const;
 
@@ -63,6 +64,7 @@ export function patroniConfigObject(t: Topology, db: PatroniCluster, node: Patro
         superuser: { username: PATRONI_USERS.superuser },
         replication: { username: PATRONI_USERS.replication },
       },
+      ...(patroni.backups ? patroniBackupSettings(patroni.backups) : {}),
       // A new replica asks for an immediate checkpoint instead of waiting minutes for the next one.
       basebackup: [{ checkpoint: 'fast' }],
       pg_hba: [

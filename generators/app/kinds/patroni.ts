@@ -3,7 +3,7 @@
  * image plus PGDG's Patroni), an etcd cluster for the leader key, and an HAProxy DB router that
  * sends Grafana to the current primary, following Patroni's REST API.
  */
-import { IMAGES, PATRONI_VERSION, patroniAptPackage, postgresImage } from '../catalog.js';
+import { IMAGES, PATRONI_VERSION, patroniAptPackage, PGBACKREST_VERSION, pgbackrestAptPackage, postgresImage } from '../catalog.js';
 import { recreate } from '../commands.js';
 import { FAILOVER_PROFILES, type PatroniTiming } from '../failover-profiles.js';
 import { DRILLS_MEASURED, measuredFailuresFor } from '../measured-failures.js';
@@ -30,6 +30,7 @@ import type { HandSteps } from './deploy-target.js';
 import { haproxyInitAddr, type ServerNames } from './load-balancer.js';
 import { renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
+import { BACKUP_FILES, backupFiles, backupMounts, backupRepository, PGBACKREST_BINARY, type BackupRepository } from './pgbackrest.js';
 
 /** The files a Patroni stack adds, and where its containers see them. */
 export const PATRONI_FILES = {
@@ -114,6 +115,8 @@ export interface PatroniCluster {
     dataVolume: string;
     dataDir: string;
     binDir: string;
+    /** pgBackRest's repository, or null for a stack without backups. */
+    backups: BackupRepository | null;
   };
   dbRouter: {
     name: string;
@@ -172,6 +175,7 @@ function patroniCluster(answers: Answers, history?: StackHistory): PatroniCluste
       version: PATRONI_VERSION,
       ...postgresData(answers.postgresMajor),
       binDir: `/usr/lib/postgresql/${answers.postgresMajor}/bin`,
+      backups: backupRepository(answers, postgresData(answers.postgresMajor).dataVolume),
     },
     dbRouter: { name: 'db-router', primaryPort: 5432, replicaPort: 5433, statusPort: 8404, image: IMAGES.haproxy },
   };
@@ -210,6 +214,8 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
     };
   }
 
+  const { backups } = patroni;
+  if (backups) volumes[backups.volume] = {};
   for (const node of patroni.nodes) {
     volumes[`${node.name}-data`] = {};
     out[node.name] = {
@@ -218,8 +224,15 @@ function services(t: Topology, db: PatroniCluster, volumes: Volumes): Services {
       volumes: [
         `${node.name}-data:${patroni.dataVolume}`,
         readOnlyMount({ path: node.configFile, inContainer: PATRONI_FILES.nodeConfig.inContainer }),
+        ...(backups ? backupMounts(backups) : []),
       ],
-      secrets: uses(secrets.postgresSuperuser, secrets.postgresReplication, secrets.patroniRestApi, secrets.grafanaDb),
+      secrets: uses(
+        secrets.postgresSuperuser,
+        secrets.postgresReplication,
+        secrets.patroniRestApi,
+        secrets.grafanaDb,
+        backups ? secrets.pgbackrestCipher : undefined,
+      ),
       networks: [NETWORKS.db],
       restart: 'unless-stopped',
       healthcheck: healthcheck(['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${node.restApiPort}/health`], '120s'),
@@ -266,8 +279,16 @@ export function dbRouterConfig(db: PatroniCluster, nodes: string[], names: Serve
   };
 }
 
+/** A wrapper on PATH that runs one of the image's tools with the secrets loaded. */
+const secretsWrapper = (path: string, tool: string, binary: string, needs: string): GeneratedFile => ({
+  path,
+  mode: 0o755,
+  contents: renderTemplate('patroni/secrets-wrapper.sh', { tool, binary, needs, withSecrets: IN_IMAGE.withSecrets }),
+});
+
 function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
   const { patroni, etcd } = db;
+  const { backups } = patroni;
   const image = PATRONI_FILES.image.path;
   return [
     dbRouterConfig(
@@ -286,13 +307,19 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         postBootstrap: IN_IMAGE.postBootstrap,
         initSql: PATRONI_FILES.initSql.inContainer,
         configFile: PATRONI_FILES.nodeConfig.inContainer,
+        backups: backups && {
+          package: pgbackrestAptPackage(PGBACKREST_VERSION),
+          repoPath: backups.path,
+          wrapper: BACKUP_FILES.wrapper.inContainer,
+          restoreCommand: BACKUP_FILES.restoreCommand.inContainer,
+          afterPromotion: BACKUP_FILES.afterPromotion.inContainer,
+        },
       }),
     },
-    {
-      path: `${image}/patronictl.sh`,
-      mode: 0o755,
-      contents: renderTemplate('patroni/patronictl.sh', { withSecrets: IN_IMAGE.withSecrets, patronictl: IN_IMAGE.patronictl }),
-    },
+    secretsWrapper(`${image}/patronictl.sh`, 'patronictl', IN_IMAGE.patronictl, "the REST API's password"),
+    ...(backups
+      ? [secretsWrapper(BACKUP_FILES.wrapper.path, 'pgbackrest', PGBACKREST_BINARY, "the repository's key"), ...backupFiles(t, db, backups)]
+      : []),
     {
       path: `${image}/with-secrets.sh`,
       mode: 0o755,
@@ -302,13 +329,15 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
           { variable: 'PATRONI_SUPERUSER_PASSWORD', secret: SECRETS.postgresSuperuser.name },
           { variable: 'PATRONI_REPLICATION_PASSWORD', secret: SECRETS.postgresReplication.name },
           { variable: 'PATRONI_RESTAPI_PASSWORD', secret: SECRETS.patroniRestApi.name },
+          // pgBackRest reads any option from PGBACKREST_<OPTION>: the key stays out of pgbackrest.conf.
+          ...(backups ? [{ variable: 'PGBACKREST_REPO1_CIPHER_PASS', secret: SECRETS.pgbackrestCipher.name }] : []),
         ],
       }),
     },
     {
       path: `${image}/post-bootstrap.sh`,
       mode: 0o755,
-      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: PATRONI_FILES.initSql.inContainer }),
+      contents: renderTemplate('patroni/post-bootstrap.sh', { sqlFile: PATRONI_FILES.initSql.inContainer, stanza: backups?.stanza }),
     },
     initSqlFile(t, PATRONI_FILES.initSql.path),
     {
@@ -322,6 +351,9 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
     },
   ];
 }
+
+/** `a`, `a and b`, `a, b and c`. */
+const listed = (items: string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`);
 
 /** The image sets PATRONICTL_CONFIG_FILE to the node's config: no -c needed. */
 const patronictl = (db: PatroniCluster) => `docker compose exec ${db.patroni.nodes[0].name} patronictl`;
@@ -389,6 +421,8 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
     );
     commands.push(...redefinedNodes.map((node) => `docker compose up -d --no-deps --build --force-recreate --wait ${node}`));
   }
+  // The nodes were recreated with the repository: its stanza, and a first backup for new replicas and PITR.
+  if (was.backups === 'none' && db.patroni.backups) commands.push(`${BACKUP_FILES.backup.command} full`);
   const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !redefined(n.name));
   if (keptNodes.some((n) => fileChanged(n.configFile))) commands.push(`${patronictl(db)} reload ${after.project} --force`);
   const dcs = dcsSettings(was, after.answers, db);
@@ -405,6 +439,13 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
 
 function warnings(a: Answers): string[] {
   const out: string[] = [];
+  if (a.backups === 'none') {
+    out.push(
+      a.deployTarget === 'swarm'
+        ? 'No backups: on Swarm this stack cannot keep them yet (they need a repository every host reaches). A dropped table or lost volumes cannot be recovered.'
+        : 'No backups (--backups none): a dropped table or lost volumes cannot be recovered. Re-run with --backups volume to turn them on.',
+    );
+  }
   if (a.etcdMembers === 1) out.push('1 etcd member is a single point of failure: if it stops, Patroni demotes the primary.');
   if (a.synchronousReplication && a.patroniNodes === 2) {
     out.push(
@@ -417,8 +458,16 @@ function warnings(a: Answers): string[] {
 export const patroni: DatabaseModeSpec<PatroniCluster> = {
   summary: 'PostgreSQL HA with Patroni + etcd',
   choiceHelp: 'PostgreSQL HA in the stack: Patroni, etcd and a DB router',
-  asks: ['patroniNodes', 'etcdMembers', 'synchronousReplication', 'postgresMajor', 'failoverProfile'],
-  secrets: ['postgresSuperuser', 'postgresReplication', 'patroniRestApi', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  asks: ['patroniNodes', 'etcdMembers', 'synchronousReplication', 'postgresMajor', 'failoverProfile', 'backups'],
+  secrets: (answers) => [
+    'postgresSuperuser',
+    'postgresReplication',
+    'patroniRestApi',
+    'grafanaDb',
+    'grafanaSecretKey',
+    'grafanaAdmin',
+    ...(answers.backups === 'none' ? [] : (['pgbackrestCipher'] as const)),
+  ],
   topology: patroniCluster,
   grafanaEndpoint: (answers, db) => ({
     host: db.dbRouter.name,
@@ -455,6 +504,7 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     health: 'readme/health-patroni.md.ejs',
     database: 'readme/database-patroni.md.ejs',
     image: 'readme/image-patroni.md.ejs',
+    backups: 'readme/backups-patroni.md.ejs',
     growing: {
       options: '--patroni-nodes 4 --etcd-members 5',
       steps: 'readme/growing-patroni.md.ejs',
@@ -469,6 +519,12 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     stopGrace: POSTGRES_STOP_GRACE,
     drillsMeasured: DRILLS_MEASURED,
     measuredFailures: measuredFailuresFor(db.patroni.synchronous),
+    backups: db.patroni.backups,
+    backupFiles: BACKUP_FILES,
+    cipherFile: SECRETS.pgbackrestCipher.file,
+    nodeList: listed(db.patroni.nodes.map((n) => `\`${n.name}\``)),
+    firstNode: db.patroni.nodes[0].name,
+    routerName: db.dbRouter.name,
   }),
   arrivingFrom: {
     single:

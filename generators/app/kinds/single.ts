@@ -20,7 +20,7 @@ export const single: DatabaseModeSpec<SinglePostgres> = {
   summary: 'one container, not HA',
   choiceHelp: 'one PostgreSQL container, not HA: development and trials',
   asks: ['postgresMajor'],
-  secrets: ['postgresSuperuser', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
+  secrets: () => ['postgresSuperuser', 'grafanaDb', 'grafanaSecretKey', 'grafanaAdmin'],
   topology: (answers) => ({
     mode: 'single',
     server: {

@@ -64,10 +64,26 @@ export interface TemplateData {
     postBootstrap: string;
     initSql: string;
     configFile: string;
+    backups: { package: string; repoPath: string; wrapper: string; restoreCommand: string; afterPromotion: string } | null;
   };
-  'patroni/patronictl.sh': { withSecrets: string; patronictl: string };
+  'patroni/secrets-wrapper.sh': { tool: string; binary: string; needs: string; withSecrets: string };
+  'patroni/backup.sh': { script: string; nodes: string[]; restApiPort: number; stanza: string };
+  'patroni/restore.sh': {
+    script: string;
+    backupScript: string;
+    nodes: string[];
+    first: string;
+    others: string[];
+    volumes: string[];
+    etcd: string;
+    dcsPrefix: string;
+    override: string;
+    restApiPort: number;
+  };
+  'patroni/restore-from-backup.sh': { stanza: string };
+  'patroni/backup-after-promotion.sh': { stanza: string };
   'patroni/with-secrets.sh': { secretsDir: string; secretVariables: { variable: string; secret: string }[] };
-  'patroni/post-bootstrap.sh': { sqlFile: string };
+  'patroni/post-bootstrap.sh': { sqlFile: string; stanza: string | undefined };
   'postgres/create-grafana-db.sql': { passwordFile: string; role: string; database: string };
   'stack/etcd-add-member.sh': { script: string; members: string[]; peerPort: number };
   'grafana/gossip-address.sh': { entrypoint: string; network: string; port: number };

@@ -1,0 +1,216 @@
+/**
+ * Backups and point-in-time recovery for the Patroni cluster, by pgBackRest: the current primary
+ * archives its WAL into a repository (a named volume every node mounts), full and differential
+ * backups are taken on the primary by ./scripts/backup.sh (the host's crontab runs it), a new or
+ * rebuilt replica restores from the repository before it streams, and ./scripts/restore.sh brings
+ * the whole cluster back from it. Owned by the patroni mode (patroni.ts).
+ */
+import { stringify } from 'ini';
+import { dump } from 'js-yaml';
+import type { Answers } from '../questions.js';
+import { readOnlyMount, script, type GeneratedFile } from '../stack-files.js';
+import { renderTemplate } from '../render/templates.js';
+import type { Topology } from '../topology.js';
+import type { PatroniCluster } from './patroni.js';
+
+export interface BackupRepository {
+  /** pgBackRest's name for the cluster: the Patroni scope. */
+  stanza: string;
+  /** The named volume holding the repository, mounted by every node at `path`. */
+  volume: string;
+  path: string;
+  /** Each node's queue for asynchronous archiving, in its own data volume. */
+  spoolPath: string;
+  /** Full backups kept; older ones, and the WAL only they need, are expired after each backup. */
+  retentionFull: number;
+  /** At most this long between WAL switches: the bound on what a total loss loses. */
+  archiveTimeoutS: number;
+  /** WAL waiting to be archived beyond this is dropped (PITR gets a gap) rather than filling the primary's disk. */
+  archiveQueueMax: string;
+  /** The host crontab's schedule for ./scripts/backup.sh. */
+  schedule: { full: string; diff: string };
+  /** The in-image commands: the pgbackrest wrapper (loads the key), and Patroni's restore bootstrap. */
+  command: string;
+  restoreBootstrap: string;
+  /** Patroni's on_role_change callback: an incremental backup when this node becomes the primary. */
+  afterPromotion: string;
+}
+
+/** The files backups add to a Patroni stack, and where the containers see them. */
+export const BACKUP_FILES = {
+  config: { path: 'patroni/pgbackrest.conf', inContainer: '/etc/pgbackrest/pgbackrest.conf' },
+  /** `full|diff|incr|check|info` on the current primary. */
+  backup: script('scripts/backup.sh'),
+  /** Deletes every node's volume and restores the cluster from the repository: `--yes [--to TIME]`. */
+  restore: script('scripts/restore.sh'),
+  /** A Compose override for the restore's first start of the first node: Patroni bootstraps from the repository. */
+  restoreOverride: { path: 'patroni/restore.yaml' },
+  /** Patroni configuration read after the node's own: bootstrap by pgBackRest instead of initdb. */
+  restoreBootstrap: { path: 'patroni/restore-bootstrap.yml' },
+  wrapper: { path: 'patroni/image/pgbackrest.sh', inContainer: '/usr/local/bin/pgbackrest' },
+  restoreCommand: { path: 'patroni/image/restore-from-backup.sh', inContainer: '/usr/local/bin/restore-from-backup' },
+  afterPromotion: { path: 'patroni/image/backup-after-promotion.sh', inContainer: '/usr/local/bin/backup-after-promotion' },
+} as const;
+
+/** Where the restore's first start reads its Patroni configuration: the node's file, then the bootstrap override. */
+const RESTORE_CONFIG_DIR = '/etc/patroni/restore';
+/** The real binary from the package; the wrapper on PATH before it execs this one. */
+export const PGBACKREST_BINARY = '/usr/bin/pgbackrest';
+
+export function backupRepository(answers: Answers, dataVolume: string): BackupRepository | null {
+  if (answers.backups === 'none') return null;
+  return {
+    stanza: answers.projectName,
+    volume: 'pgbackrest-repo',
+    path: '/var/lib/pgbackrest',
+    spoolPath: `${dataVolume}/pgbackrest-spool`,
+    retentionFull: 2,
+    archiveTimeoutS: 60,
+    archiveQueueMax: '1GiB',
+    // Sunday full, other days differential, at a quiet minute.
+    schedule: { full: '17 3 * * 0', diff: '17 3 * * 1-6' },
+    command: BACKUP_FILES.wrapper.inContainer,
+    restoreBootstrap: BACKUP_FILES.restoreCommand.inContainer,
+    afterPromotion: BACKUP_FILES.afterPromotion.inContainer,
+  };
+}
+
+const pgbackrestCall = (repo: BackupRepository, args: string) => `pgbackrest --stanza=${repo.stanza} ${args}`;
+
+/** What backups add to each node's patroni.yml (`postgresql:` keys). */
+export function patroniBackupSettings(repo: BackupRepository) {
+  return {
+    // Local parameters, not bootstrap.dcs: a cluster that existed before backups were turned on takes them too.
+    parameters: {
+      // `on`: only the primary archives. pgBackRest refuses `always` (a standby's copy of a segment can
+      // differ in its unused tail), so a segment a crashed primary had not pushed yet is never
+      // archived: the backup after each promotion (callbacks below) starts a gap-free archive again.
+      archive_mode: 'on',
+      archive_command: pgbackrestCall(repo, 'archive-push %p'),
+      archive_timeout: repo.archiveTimeoutS,
+    },
+    // A replica that falls behind the primary's kept WAL catches up from the archive.
+    recovery_conf: { restore_command: pgbackrestCall(repo, 'archive-get %f "%p"') },
+    // Before a replica streams: restore the last backup, then stream; without a backup yet, pg_basebackup.
+    create_replica_methods: ['pgbackrest', 'basebackup'],
+    pgbackrest: { command: `${repo.command} --stanza=${repo.stanza} --type=standby restore`, no_params: true },
+    callbacks: { on_role_change: repo.afterPromotion },
+  };
+}
+
+/** pgbackrest.conf, every node's (the same file): the repository, its encryption, the archive queue. */
+export function pgbackrestConf(db: PatroniCluster, repo: BackupRepository): string {
+  return (
+    '# Generated by generator-grafana-ha. The key (repo1-cipher-pass) comes from the\n' +
+    '# pgbackrest-cipher-password secret through the environment, never from this file.\n' +
+    stringify({
+      global: {
+        'repo1-path': repo.path,
+        'repo1-retention-full': repo.retentionFull,
+        'repo1-cipher-type': 'aes-256-cbc',
+        'compress-type': 'zst',
+        'archive-async': 'y',
+        'archive-push-queue-max': repo.archiveQueueMax,
+        'spool-path': repo.spoolPath,
+        'process-max': 2,
+        'start-fast': 'y',
+        delta: 'y',
+        // PostgreSQL's log gets pgBackRest's warnings and errors, not a line per archived segment.
+        'log-level-console': 'warn',
+        'log-level-file': 'off',
+      },
+      [repo.stanza]: { 'pg1-path': db.patroni.dataDir, 'pg1-socket-path': '/var/run/postgresql' },
+    })
+  );
+}
+
+/** What each node's compose service adds: the repository volume and the configuration file. */
+export const backupMounts = (repo: BackupRepository) => [`${repo.volume}:${repo.path}`, readOnlyMount(BACKUP_FILES.config)];
+
+/** The Compose override of the restore's first start: `docker compose -f compose.yaml -f patroni/restore.yaml up -d pg-1`. */
+function restoreOverride(db: PatroniCluster): string {
+  const node = db.patroni.nodes[0];
+  const override = {
+    services: {
+      [node.name]: {
+        command: [RESTORE_CONFIG_DIR],
+        // The point in time, from restore.sh (empty: the end of the archive).
+        environment: { RESTORE_TARGET: '${RESTORE_TARGET:-}' },
+        volumes: [
+          readOnlyMount({ path: node.configFile, inContainer: `${RESTORE_CONFIG_DIR}/1-node.yml` }),
+          readOnlyMount({ path: BACKUP_FILES.restoreBootstrap.path, inContainer: `${RESTORE_CONFIG_DIR}/2-restore.yml` }),
+        ],
+      },
+    },
+  };
+  return (
+    '# Generated by generator-grafana-ha. Used by scripts/restore.sh only: the first\n' +
+    `# start of ${node.name} after its volume is gone bootstraps from the backups.\n` +
+    dump(override, { noRefs: true, lineWidth: 120 })
+  );
+}
+
+/** Patroni's bootstrap by pgBackRest: keep pgBackRest's recovery settings, and no post_bootstrap (Grafana's role is in the backup). */
+function restoreBootstrapConfig(repo: BackupRepository): string {
+  return (
+    "# Generated by generator-grafana-ha. Read after the node's own configuration on\n" +
+    "# the restore's first start (patroni/restore.yaml): a cluster bootstrapped from\n" +
+    '# the repository instead of initdb.\n' +
+    dump(
+      {
+        bootstrap: {
+          method: 'pgbackrest',
+          pgbackrest: { command: repo.restoreBootstrap, keep_existing_recovery_conf: true, no_params: true },
+          post_bootstrap: '/bin/true',
+        },
+      },
+      { noRefs: true, lineWidth: 120 },
+    )
+  );
+}
+
+export function backupFiles(t: Topology, db: PatroniCluster, repo: BackupRepository): GeneratedFile[] {
+  const nodes = db.patroni.nodes.map((n) => n.name);
+  const first = db.patroni.nodes[0].name;
+  return [
+    { path: BACKUP_FILES.config.path, contents: pgbackrestConf(db, repo) },
+    {
+      path: BACKUP_FILES.backup.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/backup.sh', {
+        script: BACKUP_FILES.backup.command,
+        nodes,
+        restApiPort: db.patroni.nodes[0].restApiPort,
+        stanza: repo.stanza,
+      }),
+    },
+    {
+      path: BACKUP_FILES.restore.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/restore.sh', {
+        script: BACKUP_FILES.restore.command,
+        backupScript: BACKUP_FILES.backup.command,
+        nodes,
+        first,
+        others: nodes.slice(1),
+        volumes: nodes.map((n) => `${t.project}_${n}-data`),
+        etcd: db.etcd.members[0].name,
+        dcsPrefix: `/service/${t.project}/`,
+        override: BACKUP_FILES.restoreOverride.path,
+        restApiPort: db.patroni.nodes[0].restApiPort,
+      }),
+    },
+    { path: BACKUP_FILES.restoreOverride.path, contents: restoreOverride(db) },
+    { path: BACKUP_FILES.restoreBootstrap.path, contents: restoreBootstrapConfig(repo) },
+    {
+      path: BACKUP_FILES.restoreCommand.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/restore-from-backup.sh', { stanza: repo.stanza }),
+    },
+    {
+      path: BACKUP_FILES.afterPromotion.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/backup-after-promotion.sh', { stanza: repo.stanza }),
+    },
+  ];
+}
