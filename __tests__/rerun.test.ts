@@ -129,6 +129,19 @@ describe('the plan printed before writing', () => {
     ]);
   });
 
+  it('rebuilds a changed Patroni image (a new PostgreSQL minor or Patroni release) into every node, one at a time, the leader last', () => {
+    const plan = planChange(topology({}), topology({}), ['patroni/image/Dockerfile']);
+    expect(plan.commands).toEqual(['./scripts/rolling-restart.sh']);
+    expect(plan.notes.join('\n')).toMatch(/pg-1, pg-2, pg-3 are recreated one at a time, the leader last after a switchover/);
+    // Added nodes start from the new image; only the others roll.
+    const grown = planChange(topology({}), topology({ patroniNodes: 4 }), ['patroni/image/Dockerfile']);
+    expect(grown.commands.filter((c) => c.includes('pg-'))).toEqual([
+      'docker compose up -d --no-deps --build pg-4',
+      // Recreated, they read their new configuration: no reload.
+      './scripts/rolling-restart.sh pg-1 pg-2 pg-3',
+    ]);
+  });
+
   it('reloads nginx first, then removes Grafana replicas only after the load balancer stopped using them', () => {
     const plan = planChange(topology({ loadBalancer: 'nginx', grafanaReplicas: 3 }), topology({ loadBalancer: 'nginx' }), [
       'grafana/grafana.ini',

@@ -1,13 +1,27 @@
 /**
- * Backups on the real engine: pgBackRest in the generated Patroni image, the stack's own scripts
- * (scripts/backup.sh, scripts/restore.sh) run as the README shows them. A total loss of every
- * PostgreSQL volume is restored with no acknowledged write missing beyond the archive_timeout bound,
- * and a point-in-time recovery brings back exactly the rows committed before its target. Figures
- * are printed, not asserted (npm run bench:backup measures them on a stated database size).
+ * Data safety on the real engine: backups by pgBackRest in the generated Patroni image, and a new
+ * image rolled into the nodes, with the stack's own scripts (scripts/backup.sh, restore.sh,
+ * rolling-restart.sh) run as the README shows them. A total loss of every PostgreSQL volume is
+ * restored with no acknowledged write missing beyond the archive_timeout bound, a point-in-time
+ * recovery brings back exactly the rows committed before its target, and a rolling restart loses no
+ * acknowledged write. Figures are printed, not asserted (npm run bench:backup measures backups on a
+ * stated database size).
  * Needs root and the engine; skipped loudly otherwise.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { httpRequest, leaderName, pgQuery, waitClusterSettled } from '../../lab/clients.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ackedIds,
+  duplicateWrites,
+  httpRequest,
+  leaderName,
+  outageAround,
+  pgQuery,
+  startLoop,
+  waitClusterSettled,
+} from '../../lab/clients.js';
+import { missingOnPrimary } from '../../lab/scenarios.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack } from '../../lab/generate.js';
 import { runShell, shq, sleep, waitFor } from '../../lab/shell.js';
@@ -103,5 +117,36 @@ describeLab('backups and restore (pgBackRest, repository in a volume)', () => {
     await waitClusterSettled(lab, { sync: true, timeoutMs: 300_000 });
     // Writable again, on the new timeline.
     expect(await writeThroughLb(lab, 3)).toHaveLength(3);
+  });
+
+  test('a new image rolled into every node by rolling-restart.sh: replicas first, the leader last, no acknowledged write lost', async () => {
+    const nodes = lab.services('patroni');
+    // A new image, as a new PostgreSQL minor version or Patroni release would give.
+    const dockerfile = join(lab.dir, 'patroni/image/Dockerfile');
+    writeFileSync(dockerfile, `${readFileSync(dockerfile, 'utf8')}LABEL lab.upgrade=1\n`);
+    const imageOf = async (service: string) =>
+      (await lab.docker(['inspect', '-f', '{{.Image}}', await lab.container(service)])).stdout.trim();
+    const imagesBefore = await Promise.all(nodes.map(imageOf));
+    await waitClusterSettled(lab, { sync: true });
+    const leaderBefore = await leaderName(lab);
+    const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', pauseMs: 50, maxMs: 900_000 });
+    const rolled = await ok('./scripts/rolling-restart.sh');
+    await sleep(2_000);
+    const writes = await writer.stop();
+    const acked = ackedIds(writes);
+    const outage = outageAround(writes, writes.startedAt);
+    console.log(
+      `upgrades: rolling-restart.sh took ${(rolled.ms / 1000).toFixed(1)} s for ${nodes.length} nodes; longest write outage ${(outage / 1000).toFixed(1)} s; ` +
+        `${acked.length} writes acknowledged, ${writes.events.length - acked.length} failed`,
+    );
+    expect(acked.length).toBeGreaterThan(100);
+    expect(await missingOnPrimary(lab, acked)).toEqual([]);
+    expect(await duplicateWrites(lab)).toEqual([]);
+    // Every node runs the new image, and the leader moved away before its own restart.
+    const imagesAfter = await Promise.all(nodes.map(imageOf));
+    expect(imagesAfter.filter((image, i) => image === imagesBefore[i])).toEqual([]);
+    expect(await leaderName(lab)).not.toBe(leaderBefore);
+    expect(rolled.output).toMatch(new RegExp(`switching over from ${leaderBefore}[\\s\\S]*recreating ${leaderBefore}`));
+    await waitClusterSettled(lab, { sync: true });
   });
 });

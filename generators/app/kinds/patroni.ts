@@ -37,6 +37,8 @@ export const PATRONI_FILES = {
   dbRouterConfig: { path: 'db-router/haproxy.cfg', inContainer: IN_IMAGE.haproxyConfig },
   /** Run from the stack folder to add one etcd member to the running cluster. */
   etcdAddMember: script('scripts/etcd-add-member.sh'),
+  /** Recreates PostgreSQL nodes (image rebuilt) one at a time, the leader last after a switchover: `[NODE...]`. */
+  rollingRestart: script('scripts/rolling-restart.sh'),
   /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
   nodeConfig: { path: 'patroni', inContainer: '/etc/patroni/patroni.yml' },
   /** The Patroni nodes' image: built by `docker compose build` from this folder. */
@@ -341,6 +343,18 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
     },
     initSqlFile(t, PATRONI_FILES.initSql.path),
     {
+      path: PATRONI_FILES.rollingRestart.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/rolling-restart.sh', {
+        script: PATRONI_FILES.rollingRestart.command,
+        nodes: patroni.nodes.map((n) => n.name),
+        restApiPort: patroni.nodes[0].restApiPort,
+        synchronous: patroni.synchronous,
+        // A replica this close to the leader is back: Patroni's maximum_lag_on_failover.
+        maxLag: '1MB',
+      }),
+    },
+    {
       path: PATRONI_FILES.etcdAddMember.path,
       mode: 0o755,
       contents: renderTemplate('stack/etcd-add-member.sh', {
@@ -414,16 +428,19 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
   // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
   const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
   if (newNodes.length > 0) commands.push(`docker compose up -d --no-deps --build ${newNodes.join(' ')}`);
-  const redefinedNodes = db.patroni.nodes.filter((n) => redefined(n.name)).map((n) => n.name);
-  if (redefinedNodes.length > 0) {
+  // A changed image (a new PostgreSQL minor or Patroni release) rebuilds every node; a changed definition, those nodes.
+  const imageChanged = files(after, db).some((f) => f.path.startsWith(`${PATRONI_FILES.image.path}/`) && fileChanged(f.path));
+  const recreatedNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && (imageChanged || redefined(n.name))).map((n) => n.name);
+  if (recreatedNodes.length > 0) {
     notes.push(
-      `${redefinedNodes.join(', ')} must be recreated: one at a time, and the leader last, after \`${patronictl(db)} switchover --force\` (\`${patronictl(db)} list\` shows it).`,
+      `${recreatedNodes.join(', ')} are recreated one at a time, the leader last after a switchover (writes stop for about two seconds).`,
     );
-    commands.push(...redefinedNodes.map((node) => `docker compose up -d --no-deps --build --force-recreate --wait ${node}`));
+    const all = recreatedNodes.length === db.patroni.nodes.length;
+    commands.push(all ? PATRONI_FILES.rollingRestart.command : `${PATRONI_FILES.rollingRestart.command} ${recreatedNodes.join(' ')}`);
   }
   // The nodes were recreated with the repository: its stanza, and a first backup for new replicas and PITR.
   if (was.backups === 'none' && db.patroni.backups) commands.push(`${BACKUP_FILES.backup.command} full`);
-  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !redefined(n.name));
+  const keptNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && !recreatedNodes.includes(n.name));
   if (keptNodes.some((n) => fileChanged(n.configFile))) commands.push(`${patronictl(db)} reload ${after.project} --force`);
   const dcs = dcsSettings(was, after.answers, db);
   if (dcs.length > 0) {

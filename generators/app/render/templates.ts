@@ -81,6 +81,7 @@ export interface TemplateData {
     restApiPort: number;
   };
   'patroni/restore-from-backup.sh': { stanza: string };
+  'patroni/rolling-restart.sh': { script: string; nodes: string[]; restApiPort: number; synchronous: boolean; maxLag: string };
   'patroni/backup-after-promotion.sh': { stanza: string };
   'patroni/with-secrets.sh': { secretsDir: string; secretVariables: { variable: string; secret: string }[] };
   'patroni/post-bootstrap.sh': { sqlFile: string; stanza: string | undefined };
