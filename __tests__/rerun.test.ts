@@ -142,6 +142,27 @@ describe('the plan printed before writing', () => {
     ]);
   });
 
+  it('rolls Grafana within a major version, but stops every old replica before a new major version migrates, after a backup', () => {
+    expect(planChange(topology({}), topology({ grafanaVersion: '13.9.0' }), ['compose.yaml']).commands).toEqual([
+      ...outRecreateIn('grafana-1'),
+      ...outRecreateIn('grafana-2'),
+    ]);
+    const major = planChange(topology({}), topology({ grafanaVersion: '14.0.0', grafanaReplicas: 3 }), ['compose.yaml', 'lb/haproxy.cfg']);
+    expect(major.commands).toEqual([
+      'docker compose kill -s USR2 lb',
+      './scripts/backup.sh incr',
+      'docker compose stop grafana-1 grafana-2',
+      'docker compose up -d --no-deps --wait grafana-1',
+      'docker compose up -d --no-deps --wait grafana-2',
+      'docker compose up -d --no-deps --wait grafana-3',
+    ]);
+    expect(major.notes.join('\n')).toMatch(/13\.2\.3 → 14\.0\.0 is a new major version: .*Grafana is down until that replica is healthy/);
+    // Without backups there is no restore point to take: the note asks for one.
+    const bare = planChange(topology({ backups: 'none' }), topology({ backups: 'none', grafanaVersion: '14.0.0' }), ['compose.yaml']);
+    expect(bare.commands[0]).toBe('docker compose stop grafana-1 grafana-2');
+    expect(bare.notes.join('\n')).toMatch(/Back up its database first/);
+  });
+
   it('reloads nginx first, then removes Grafana replicas only after the load balancer stopped using them', () => {
     const plan = planChange(topology({ loadBalancer: 'nginx', grafanaReplicas: 3 }), topology({ loadBalancer: 'nginx' }), [
       'grafana/grafana.ini',

@@ -108,15 +108,33 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   //      replicas are recreated one by one when their definition or grafana.ini (e.g. new alerting
   //      peers) changed.
   const newReplicas = after.grafana.replicas.filter((r) => change.isNew(r.name)).map((r) => r.name);
-  if (newReplicas.length > 0) plan.commands.push(`docker compose up -d --no-deps --wait ${newReplicas.join(' ')}`);
+  // Within a major version Grafana's migrations keep the schema usable by the previous release, so
+  // replicas roll. Across one they need not: the old version never runs beside the new one's schema.
+  const majorUpgrade = grafanaMajor(before.answers.grafanaVersion) !== grafanaMajor(after.answers.grafanaVersion);
+  if (newReplicas.length > 0 && !majorUpgrade) plan.commands.push(`docker compose up -d --no-deps --wait ${newReplicas.join(' ')}`);
   // Each one leaves the load balancer's rotation first, so that no request meets it while it stops
   // (nginx does not replay a request it has sent: the replica may have applied it), and comes back
   // once healthy. A lone replica has no other to take its requests: it is simply recreated.
   const lb = after.loadBalancer;
   const rotates = after.grafana.replicas.length > 1;
-  const recreates = after.grafana.replicas
+  const kept = after.grafana.replicas
     .filter((r) => !change.isNew(r.name) && (change.redefined(r.name) || change.fileChanged(STACK_FILES.grafanaIni.path)))
-    .flatMap((r) => (rotates ? replicaRestartCommands(r.name) : [recreate(r.name)]));
+    .map((r) => r.name);
+  let recreates = kept.flatMap((r) => (rotates ? replicaRestartCommands(r) : [recreate(r)]));
+  if (majorUpgrade) {
+    const restorePoint = modeOf(after.database).restorePointCommand?.(after.database);
+    plan.notes.push(
+      `Grafana ${before.answers.grafanaVersion} → ${after.answers.grafanaVersion} is a new major version: its migrations may change tables the old one still reads, so every old replica stops before the first new one starts and migrates (under the migration lock). Grafana is down until that replica is healthy.` +
+        (restorePoint ? ` \`${restorePoint}\` first takes a backup to return to.` : ' Back up its database first.'),
+    );
+    const stopOld = kept.length > 0 ? [`docker compose stop ${kept.join(' ')}`] : [];
+    recreates = [
+      ...(restorePoint ? [restorePoint] : []),
+      ...stopOld,
+      // One first, alone: it runs the migrations; then the others.
+      ...[...kept, ...newReplicas].map((r) => `docker compose up -d --no-deps --wait ${r}`),
+    ];
+  }
   const lbCommands: string[] = [];
   const lbKind = LOAD_BALANCERS[lb.kind];
   if (change.redefined(lb.name)) lbCommands.push(recreate(lb.name));
@@ -129,6 +147,9 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
   plan.notes.push('Run only these commands: a plain `docker compose up -d` would recreate every changed service at once.');
   return plan;
 }
+
+/** `13` of `13.2.4`. */
+const grafanaMajor = (version: string) => version.split('.')[0];
 
 /** The plan as the generator prints it before writing. */
 export function describePlan(plan: ChangePlan): string {

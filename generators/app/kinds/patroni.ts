@@ -511,6 +511,7 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     [db.dbRouter.name]: httpProbe(db.dbRouter.statusPort, '/stats'),
   }),
   grafanaDependsOn: (db) => ({ [db.dbRouter.name]: { condition: 'service_healthy' } }),
+  restorePointCommand: (db) => (db.patroni.backups ? `${BACKUP_FILES.backup.command} incr` : undefined),
   usesDbNetwork: true,
   files,
   warnings,

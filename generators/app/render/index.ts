@@ -62,6 +62,8 @@ function partialFacts(t: Topology) {
     mode: modeOf(t.database),
     lb: LOAD_BALANCERS[t.loadBalancer.kind],
     files: STACK_FILES,
+    /** The backup a Grafana major upgrade takes first, when the stack keeps backups. */
+    restorePointCommand: modeOf(t.database).restorePointCommand?.(t.database),
     ...modeOf(t.database).readmeFacts(t.database),
   };
 }
