@@ -8,7 +8,7 @@
  * Needs root and the engine; skipped loudly otherwise.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { ackedIds, duplicateWrites, failures, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import { ackedIds, duplicateWrites, failures, outageAround, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack, planCommands, rerunGenerator } from '../../lab/generate.js';
 import { haproxyServerStatus, haproxyStats, missingOnPrimary, waitEveryReplicaServes } from '../../lab/scenarios.js';
@@ -157,7 +157,7 @@ describeLab('rolling change of every Grafana replica behind nginx (same count)',
   let lab: StackLab | undefined;
   afterAll(async () => {
     lab?.destroy();
-    await tryRun(['docker', 'rmi', 'grafana/grafana:13.2.4'], 30_000, { env: withEngine() });
+    for (const tag of ['13.2.4', '14.0.0']) await tryRun(['docker', 'rmi', `grafana/grafana:${tag}`], 30_000, { env: withEngine() });
   });
 
   test('re-run with --grafana-version 13.2.4, apply the printed commands under a request stream: zero failed requests', async () => {
@@ -199,5 +199,36 @@ describeLab('rolling change of every Grafana replica behind nginx (same count)',
     expect(failures(requests)).toEqual([]);
     expect(failures(writes)).toEqual([]);
     expect(await duplicateWrites(lab)).toEqual([]);
+  });
+
+  test('re-run with a new major version (--grafana-version 14.0.0): old replicas stop before the first new one migrates; nothing acknowledged is lost', async () => {
+    const dir = lab!.dir;
+    // The same stand-in again, under the new major's tag (nothing can be pulled here).
+    await lab!.docker(['tag', 'grafana/grafana:13.2.3', 'grafana/grafana:14.0.0']);
+    const writer = startLoop(lab!, { method: 'POST', path: '/api/standin/writes', pauseMs: 20, maxMs: 300_000 });
+    const commands = planCommands(await rerunGenerator(dir, ['--defaults', '--grafana-version', '14.0.0']));
+    lab!.refresh();
+    lab!.checkImagesPresent();
+    const started = Date.now();
+    for (const command of commands) {
+      const r = await sh(command, dir);
+      console.log(`  ${r.code === 0 ? 'ok ' : 'FAILED'} ${(r.ms / 1000).toFixed(1)} s  ${command}${r.code === 0 ? '' : `\n${r.output}`}`);
+      expect({ command, code: r.code }).toEqual({ command, code: 0 });
+    }
+    const appliedMs = Date.now() - started;
+    await waitEveryReplicaServes(lab!);
+    await sleep(2000);
+    const writes = await writer.stop();
+    const acked = ackedIds(writes);
+    const outage = outageAround(writes, started);
+    console.log(
+      `nginx major upgrade: ${commands.length} commands in ${(appliedMs / 1000).toFixed(1)} s; writes ${acked.length} acked, ${failures(writes).length} failed; longest write outage ${(outage / 1000).toFixed(1)} s`,
+    );
+    // Stopped together, then started one at a time: never an old and a new replica at once.
+    const stop = commands.findIndex((c) => c.startsWith('docker compose stop grafana-1 grafana-2'));
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(commands.slice(stop + 1).filter((c) => c.startsWith('docker compose up -d --no-deps --wait grafana-'))).toHaveLength(2);
+    expect(await missingOnPrimary(lab!, acked)).toEqual([]);
+    expect(await duplicateWrites(lab!)).toEqual([]);
   });
 });
