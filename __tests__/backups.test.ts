@@ -37,7 +37,13 @@ describe('backups, on by default for a Compose stack with Patroni', () => {
     }
     expect(Object.keys(compose.volumes)).toContain('pgbackrest-repo');
     const conf = parse(files['patroni/pgbackrest.conf']!);
-    expect(conf.global).toMatchObject({ 'repo1-cipher-type': 'aes-256-cbc', 'repo1-path': '/var/lib/pgbackrest', 'archive-async': 'y' });
+    expect(conf.global).toMatchObject({
+      'repo1-cipher-type': 'aes-256-cbc',
+      'repo1-path': '/var/lib/pgbackrest',
+      'archive-async': 'y',
+      'repo1-bundle': 'y',
+      'repo1-block': 'y',
+    });
     expect(conf['grafana-ha']).toEqual({ 'pg1-path': '/var/lib/postgresql/18/docker', 'pg1-socket-path': '/var/run/postgresql' });
     expect(files['patroni/pgbackrest.conf']).not.toMatch(/cipher-pass\s*=/);
     expect(files['patroni/image/with-secrets.sh']).toContain('PGBACKREST_REPO1_CIPHER_PASS="$(secret pgbackrest-cipher-password)"');

@@ -108,6 +108,10 @@ export function pgbackrestConf(db: PatroniCluster, repo: BackupRepository): stri
         'repo1-path': repo.path,
         'repo1-retention-full': repo.retentionFull,
         'repo1-cipher-type': 'aes-256-cbc',
+        // Block incremental: a differential or incremental backup stores the changed blocks of a file,
+        // not the whole file again (a 1 GB table segment with one changed row was copied whole).
+        'repo1-bundle': 'y',
+        'repo1-block': 'y',
         'compress-type': 'zst',
         'archive-async': 'y',
         'archive-push-queue-max': repo.archiveQueueMax,
