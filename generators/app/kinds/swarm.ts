@@ -44,7 +44,11 @@ const WAIT_LIMIT_S = 600;
 export const LB_HOSTS = 2;
 
 /** Files that drive `docker compose exec` on one host: they have no meaning on a swarm. */
-const COMPOSE_ONLY_FILES: readonly string[] = [STACK_FILES.lbRotation.path, PATRONI_FILES.etcdAddMember.path];
+const COMPOSE_ONLY_FILES: readonly string[] = [
+  STACK_FILES.lbRotation.path,
+  PATRONI_FILES.etcdAddMember.path,
+  PATRONI_FILES.rollingRestart.path,
+];
 
 export type SwarmRole = HostBoundRole | 'grafana';
 
