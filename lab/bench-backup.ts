@@ -10,6 +10,7 @@
  *    from its start to the first write acknowledged through the DB router (RTO).
  * BENCH_RUNS (default 1) repeats the loss and restore. Every step is bounded; the lab cleans up on any exit.
  */
+import { ARCHIVE_TIMEOUT_S } from '../generators/app/kinds/pgbackrest.js';
 import { engineRunning, engineUnavailableReason, startEngine, stopEngine } from './engine.js';
 import { totalLoss, type TotalLossResult } from './backups.js';
 import { leaderName, pgQuery, waitClusterSettled } from './clients.js';
@@ -20,8 +21,6 @@ import { labUnavailableReason, StackLab } from './stack-lab.js';
 
 const DB_MB = Number(process.env.BENCH_DB_MB ?? 1024);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
-/** The generated stack's archive_timeout (patroni/pg-1.yml). */
-const ARCHIVE_TIMEOUT_S = 60;
 
 const engineProblem = engineUnavailableReason();
 const enginePid = !engineProblem && !engineRunning() ? startEngine() : undefined;

@@ -21,6 +21,7 @@ import {
   startLoop,
   waitClusterSettled,
 } from '../../lab/clients.js';
+import { ARCHIVE_TIMEOUT_S } from '../../generators/app/kinds/pgbackrest.js';
 import { missingOnPrimary } from '../../lab/scenarios.js';
 import { withEngine } from '../../lab/engine.js';
 import { generateStack } from '../../lab/generate.js';
@@ -33,9 +34,6 @@ if (unavailable) console.warn(`\n!!! BACKUP TESTS SKIPPED: ${unavailable}\n`);
 const describeLab = unavailable ? describe.skip : describe;
 const log = (l: string) => process.env.GGHA_LAB_VERBOSE && console.log(l);
 jest.setTimeout(900_000);
-
-/** The stack's archive_timeout (patroni/pg-1.yml): the bound on what a total loss may lose. */
-const ARCHIVE_TIMEOUT_S = 60;
 
 describeLab('backups and restore (pgBackRest, repository in a volume)', () => {
   let lab: StackLab;

@@ -100,6 +100,7 @@ export function validateAnswers(
     if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
   }
 
+  const recordedRaw = stored ? { ...answersRecordedBefore(raw), ...raw } : raw;
   const answers: Partial<Record<AnswerName, unknown>> = {};
   for (const q of QUESTIONS as readonly Question[]) {
     const soFar = answers as Partial<Answers>;
@@ -118,7 +119,7 @@ export function validateAnswers(
       continue;
     }
     // A default is checked like any value: an empty one means the answer is required here.
-    const given = raw[q.name] ?? (stored && q.recordedBefore !== undefined ? q.recordedBefore : q.default(soFar));
+    const given = recordedRaw[q.name] ?? q.default(soFar);
     const checked = checkOne(q, given, soFar, stored && raw[q.name] !== undefined);
     if ('problem' in checked) problems.push(`${describe(q)}: ${checked.problem} (got ${JSON.stringify(given)})`);
     else answers[q.name] = checked.value;

@@ -9,6 +9,9 @@ import type { Topology } from '../topology.js';
 import type { PatroniCluster, PatroniNode } from './patroni.js';
 import { patroniBackupSettings } from './pgbackrest.js';
 
+/** Patroni promotes no replica further behind than this (bytes); a restarted replica this close is back. */
+export const MAXIMUM_LAG_ON_FAILOVER = 1048576;
+
 const PATRONI_USERS = { superuser: 'postgres', replication: 'replicator', restApi: 'patroni' } as const;
 
 export function patroniConfigObject(t: Topology, db: PatroniCluster, node: PatroniNode) {
@@ -30,7 +33,7 @@ export function patroniConfigObject(t: Topology, db: PatroniCluster, node: Patro
         ttl: patroni.timing.ttl,
         loop_wait: patroni.timing.loopWait,
         retry_timeout: patroni.timing.retryTimeout,
-        maximum_lag_on_failover: 1048576,
+        maximum_lag_on_failover: MAXIMUM_LAG_ON_FAILOVER,
         synchronous_mode: patroni.synchronous,
         // Not strict: with every standby down the primary keeps accepting writes.
         synchronous_mode_strict: false,

@@ -28,7 +28,7 @@ import type { Topology } from '../topology.js';
 import type { DatabaseModeSpec, ServiceChange } from './database-mode.js';
 import type { HandSteps } from './deploy-target.js';
 import { haproxyInitAddr, type ServerNames } from './load-balancer.js';
-import { renderPatroniConfig } from './patroni-yaml.js';
+import { MAXIMUM_LAG_ON_FAILOVER, renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
 import { BACKUP_FILES, backupFiles, backupMounts, backupRepository, PGBACKREST_BINARY, type BackupRepository } from './pgbackrest.js';
 
@@ -281,11 +281,15 @@ export function dbRouterConfig(db: PatroniCluster, nodes: string[], names: Serve
   };
 }
 
-/** A wrapper on PATH that runs one of the image's tools with the secrets loaded. */
-const secretsWrapper = (path: string, tool: string, binary: string, needs: string): GeneratedFile => ({
+/**
+ * A wrapper on PATH that runs one of the image's tools with the secrets loaded. `why` ends its
+ * comment (patronictl's is worded as before the wrapper was shared: an existing stack's image files
+ * stay byte for byte, so a re-run plans no rebuild of its nodes).
+ */
+const secretsWrapper = (path: string, tool: string, binary: string, why: string): GeneratedFile => ({
   path,
   mode: 0o755,
-  contents: renderTemplate('patroni/secrets-wrapper.sh', { tool, binary, needs, withSecrets: IN_IMAGE.withSecrets }),
+  contents: renderTemplate('patroni/secrets-wrapper.sh', { tool, binary, why, withSecrets: IN_IMAGE.withSecrets }),
 });
 
 function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
@@ -318,9 +322,22 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         },
       }),
     },
-    secretsWrapper(`${image}/patronictl.sh`, 'patronictl', IN_IMAGE.patronictl, "the REST API's password"),
+    secretsWrapper(
+      `${image}/patronictl.sh`,
+      'patronictl',
+      IN_IMAGE.patronictl,
+      'load the REST API password\n# first, or patronictl cannot talk to Patroni.',
+    ),
     ...(backups
-      ? [secretsWrapper(BACKUP_FILES.wrapper.path, 'pgbackrest', PGBACKREST_BINARY, "the repository's key"), ...backupFiles(t, db, backups)]
+      ? [
+          secretsWrapper(
+            BACKUP_FILES.wrapper.path,
+            'pgbackrest',
+            PGBACKREST_BINARY,
+            "load the repository's key\n# first, or pgbackrest cannot read the backups.",
+          ),
+          ...backupFiles(t, db, backups),
+        ]
       : []),
     {
       path: `${image}/with-secrets.sh`,
@@ -350,8 +367,7 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         nodes: patroni.nodes.map((n) => n.name),
         restApiPort: patroni.nodes[0].restApiPort,
         synchronous: patroni.synchronous,
-        // A replica this close to the leader is back: Patroni's maximum_lag_on_failover.
-        maxLag: '1MB',
+        maxLag: MAXIMUM_LAG_ON_FAILOVER,
       }),
     },
     {

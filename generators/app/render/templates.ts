@@ -66,7 +66,7 @@ export interface TemplateData {
     configFile: string;
     backups: { package: string; repoPath: string; wrapper: string; restoreCommand: string; afterPromotion: string } | null;
   };
-  'patroni/secrets-wrapper.sh': { tool: string; binary: string; needs: string; withSecrets: string };
+  'patroni/secrets-wrapper.sh': { tool: string; binary: string; why: string; withSecrets: string };
   'patroni/backup.sh': { script: string; nodes: string[]; restApiPort: number; stanza: string };
   'patroni/restore.sh': {
     script: string;
@@ -81,7 +81,7 @@ export interface TemplateData {
     restApiPort: number;
   };
   'patroni/restore-from-backup.sh': { stanza: string };
-  'patroni/rolling-restart.sh': { script: string; nodes: string[]; restApiPort: number; synchronous: boolean; maxLag: string };
+  'patroni/rolling-restart.sh': { script: string; nodes: string[]; restApiPort: number; synchronous: boolean; maxLag: number };
   'patroni/backup-after-promotion.sh': { stanza: string };
   'patroni/with-secrets.sh': { secretsDir: string; secretVariables: { variable: string; secret: string }[] };
   'patroni/post-bootstrap.sh': { sqlFile: string; stanza: string | undefined };
