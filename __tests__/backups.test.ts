@@ -129,3 +129,47 @@ describe('re-runs', () => {
     expect(compose).toContain('pgbackrest');
   });
 });
+
+describe('the PostgreSQL major upgrade script', () => {
+  it('dumps before it deletes, starts the new cluster without post_bootstrap, moves the stanza, and backs up before the replicas clone', () => {
+    const files = filesFor({});
+    const upgrade = files['scripts/upgrade-postgres-major.sh']!;
+    const order = [
+      'docker compose stop grafana-1 grafana-2',
+      'pg_dump -h /var/run/postgresql -Fc grafana',
+      'pg_restore --list',
+      'docker volume rm --force grafana-ha_pg-1-data grafana-ha_pg-2-data grafana-ha_pg-3-data',
+      'etcdctl del --prefix /service/grafana-ha/',
+      'docker compose -f compose.yaml -f patroni/upgrade.yaml up -d pg-1',
+      '-f /usr/local/share/grafana-ha/create-grafana-db.sql',
+      'pgbackrest --stanza=grafana-ha stanza-upgrade',
+      '--role=grafana --no-owner --exit-on-error',
+      './scripts/backup.sh full',
+      'docker compose up -d --wait pg-2 pg-3',
+    ];
+    const positions = order.map((text) => upgrade.indexOf(text));
+    expect(positions.filter((p) => p < 0)).toEqual([]);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // Compose 2.26–2.29 labels a --no-deps container with another hash: the next plain `up` would recreate it.
+    expect(upgrade).not.toMatch(/^[^#]*--no-deps/m);
+    expect((load(files['patroni/upgrade-bootstrap.yml']!) as { bootstrap: unknown }).bootstrap).toEqual({ post_bootstrap: '/bin/true' });
+    const override = load(files['patroni/upgrade.yaml']!) as { services: Record<string, Service> };
+    expect(override.services['pg-1']).toEqual({
+      command: ['/etc/patroni/upgrade'],
+      volumes: [
+        './patroni/pg-1.yml:/etc/patroni/upgrade/1-node.yml:ro',
+        './patroni/upgrade-bootstrap.yml:/etc/patroni/upgrade/2-upgrade.yml:ro',
+      ],
+    });
+    // Dumps hold Grafana's data: out of version control, like the secrets.
+    expect(files['.gitignore']!.split('\n')).toEqual(expect.arrayContaining(['secrets/', 'dumps/']));
+  });
+
+  it('without backups starts the new cluster plainly; on Swarm there is no such script', () => {
+    const upgrade = filesFor({ backups: 'none' })['scripts/upgrade-postgres-major.sh']!;
+    expect(upgrade).toContain('docker compose up -d --wait pg-1\n');
+    expect(upgrade).not.toMatch(/pgbackrest|backup\.sh/);
+    const swarm = filesFor({ deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/g' } as Partial<Answers>);
+    expect(Object.keys(swarm)).not.toContain('scripts/upgrade-postgres-major.sh');
+  });
+});

@@ -67,26 +67,32 @@ const composeConfig = (dir: string) => spawnSync('docker', ['compose', 'config',
     const run = composeConfig(writeStack(raw));
     expect({ status: run.status, output: (run.stdout + run.stderr).trim() }).toEqual({ status: 0, output: '' });
   });
-  it("merges the restore override (patroni/restore.yaml) into pg-1: the bootstrap configuration after the node's own", () => {
-    const dir = writeStack({});
-    const run = spawnSync('docker', ['compose', '-f', 'compose.yaml', '-f', 'patroni/restore.yaml', 'config', '--format', 'json'], {
-      cwd: dir,
-      env: withEngine(),
-      encoding: 'utf8',
-    });
-    expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
-    const pg1 = JSON.parse(run.stdout).services['pg-1'] as { command: string[]; volumes: { target: string }[]; environment: object };
-    expect(pg1.command).toEqual(['/etc/patroni/restore']);
-    expect(pg1.volumes.map((v) => v.target)).toEqual(
-      expect.arrayContaining([
-        '/etc/patroni/patroni.yml',
-        '/etc/patroni/restore/1-node.yml',
-        '/etc/patroni/restore/2-restore.yml',
-        '/var/lib/pgbackrest',
-      ]),
-    );
-    expect(pg1.environment).toEqual({ RESTORE_TARGET: '' });
-  });
+  it.each([
+    ['restore', { RESTORE_TARGET: '' }],
+    ['upgrade', undefined],
+  ])(
+    "merges the %s override (patroni/<purpose>.yaml) into pg-1: its bootstrap configuration after the node's own",
+    (purpose, environment) => {
+      const dir = writeStack({});
+      const run = spawnSync('docker', ['compose', '-f', 'compose.yaml', '-f', `patroni/${purpose}.yaml`, 'config', '--format', 'json'], {
+        cwd: dir,
+        env: withEngine(),
+        encoding: 'utf8',
+      });
+      expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
+      const pg1 = JSON.parse(run.stdout).services['pg-1'] as { command: string[]; volumes: { target: string }[]; environment?: object };
+      expect(pg1.command).toEqual([`/etc/patroni/${purpose}`]);
+      expect(pg1.volumes.map((v) => v.target)).toEqual(
+        expect.arrayContaining([
+          '/etc/patroni/patroni.yml',
+          `/etc/patroni/${purpose}/1-node.yml`,
+          `/etc/patroni/${purpose}/2-${purpose}.yml`,
+          '/var/lib/pgbackrest',
+        ]),
+      );
+      expect(pg1.environment).toEqual(environment);
+    },
+  );
   it('rejects a service that depends on one that does not exist (control)', () => {
     const dir = writeStack();
     writeFileSync(join(dir, 'compose.yaml'), 'services:\n  lb:\n    image: haproxy:3.2.22\n    depends_on: [grafana-9]\n');
@@ -223,19 +229,22 @@ describeWithToolchain('configs checked by the real programs', () => {
     }
   });
 
-  it("patroni --validate-config accepts the restore's configuration: the node's file, then the pgBackRest bootstrap", () => {
-    const db = topologyFor({}).database;
-    if (db.mode !== 'patroni') throw new Error('a Patroni stack was expected');
-    const dir = writeStack({});
-    mkdirSync(join(dir, 'restore-check'));
-    copyFileSync(join(dir, 'patroni/pg-1.yml'), join(dir, 'restore-check/1-node.yml'));
-    copyFileSync(join(dir, 'patroni/restore-bootstrap.yml'), join(dir, 'restore-check/2-restore.yml'));
-    const run = runInToolchain(dir, ['patroni', '--validate-config', 'restore-check'], {
-      hosts: Object.fromEntries(db.etcd.members.map((m, i) => [m.name, etcdAddress(i)])),
-      env: { PATRONI_SUPERUSER_PASSWORD: 's', PATRONI_REPLICATION_PASSWORD: 'r', PATRONI_RESTAPI_PASSWORD: 'p' },
-    });
-    expect({ output: run.output.trim(), status: run.status }).toEqual({ output: '', status: 0 });
-  });
+  it.each(['restore', 'upgrade'])(
+    "patroni --validate-config accepts the %s's first-start configuration: the node's file, then its bootstrap",
+    (purpose) => {
+      const db = topologyFor({}).database;
+      if (db.mode !== 'patroni') throw new Error('a Patroni stack was expected');
+      const dir = writeStack({});
+      mkdirSync(join(dir, 'first-start-check'));
+      copyFileSync(join(dir, 'patroni/pg-1.yml'), join(dir, 'first-start-check/1-node.yml'));
+      copyFileSync(join(dir, `patroni/${purpose}-bootstrap.yml`), join(dir, `first-start-check/2-${purpose}.yml`));
+      const run = runInToolchain(dir, ['patroni', '--validate-config', 'first-start-check'], {
+        hosts: Object.fromEntries(db.etcd.members.map((m, i) => [m.name, etcdAddress(i)])),
+        env: { PATRONI_SUPERUSER_PASSWORD: 's', PATRONI_REPLICATION_PASSWORD: 'r', PATRONI_RESTAPI_PASSWORD: 'p' },
+      });
+      expect({ output: run.output.trim(), status: run.status }).toEqual({ output: '', status: 0 });
+    },
+  );
 
   it('patroni --validate-config does catch a broken node config (control)', () => {
     const dir = writeStack();

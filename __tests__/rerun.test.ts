@@ -119,7 +119,7 @@ describe('the plan printed before writing', () => {
     expect(plan.commands).toEqual([
       './scripts/etcd-add-member.sh etcd-4',
       './scripts/etcd-add-member.sh etcd-5',
-      'docker compose up -d --no-deps --build pg-4',
+      'docker compose up -d --build pg-4',
       'docker compose exec pg-1 patronictl reload grafana-ha --force',
       'docker compose kill -s USR2 db-router',
       'docker compose up -d --no-deps --wait grafana-3',
@@ -136,7 +136,7 @@ describe('the plan printed before writing', () => {
     // Added nodes start from the new image; only the others roll.
     const grown = planChange(topology({}), topology({ patroniNodes: 4 }), ['patroni/image/Dockerfile']);
     expect(grown.commands.filter((c) => c.includes('pg-'))).toEqual([
-      'docker compose up -d --no-deps --build pg-4',
+      'docker compose up -d --build pg-4',
       // Recreated, they read their new configuration: no reload.
       './scripts/rolling-restart.sh pg-1 pg-2 pg-3',
     ]);
@@ -213,6 +213,26 @@ describe('the plan printed before writing', () => {
     expect(printed).not.toMatch(/patronictl (-c|--config-file)\b/);
   });
 
+  it('moves a Patroni stack on Compose to a newer PostgreSQL major with the upgrade script alone, and tells of the downtime', () => {
+    const plan = planChange(topology({ postgresMajor: 17 }), topology({ postgresMajor: 18 }), ['compose.yaml', 'patroni/image/Dockerfile']);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.commands).toEqual(['./scripts/upgrade-postgres-major.sh --yes']);
+    expect(plan.notes.join('\n')).toMatch(/PostgreSQL 17 → 18: Grafana is down/);
+  });
+
+  it('refuses a new major with other changes, in single mode, and on Swarm, naming why', () => {
+    const swarm = { deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/g' } as Partial<Answers>;
+    const refused = (was: Partial<Answers>, now: Partial<Answers>) =>
+      planChange(topology(was), topology(now), ['compose.yaml']).refusals.join('\n');
+    expect(refused({ postgresMajor: 17 }, { postgresMajor: 18, grafanaReplicas: 3, httpPort: 9090 })).toMatch(
+      /--postgres-major 17 → 18 is applied on its own.*--grafana-replicas, --http-port/,
+    );
+    expect(refused({ postgresMajor: 17, dbMode: 'single' }, { postgresMajor: 18, dbMode: 'single' })).toMatch(
+      /17 → 18:.*no upgrade script.*pg_dump/,
+    );
+    expect(refused({ postgresMajor: 17, ...swarm }, { postgresMajor: 18, ...swarm })).toMatch(/17 → 18:.*no upgrade script/);
+  });
+
   it('applies Patroni bootstrap settings to a running cluster with patronictl edit-config', () => {
     const plan = planChange(topology({}), topology({ synchronousReplication: false, failoverProfile: 'upstream' }), ['patroni/pg-1.yml']);
     expect(plan.commands).toContain(
@@ -226,7 +246,7 @@ describe('changes a running stack cannot take', () => {
     [{ 'patroni-nodes': 2 }, /--patroni-nodes 3 → 2.*switchover/],
     [{ 'etcd-members': 1 }, /--etcd-members 3 → 1.*member remove/],
     [{ 'project-name': 'other' }, /--project-name grafana-ha → other/],
-    [{ 'postgres-major': 17 }, /--postgres-major 18 → 17.*pg_upgrade/],
+    [{ 'postgres-major': 17 }, /--postgres-major 18 → 17: a downgrade.*dumps\//],
   ])('refuses %j with the way to do it by hand, and writes nothing', async (options, message) => {
     const first = await generate({});
     const before = readTree(first.cwd);

@@ -269,6 +269,8 @@ it('differs between PostgreSQL majors only in the image, binary and data paths',
     'patroni/pg-3.yml',
     // pgBackRest's pg1-path and spool, in the data volume.
     'patroni/pgbackrest.conf',
+    // The major it upgrades to.
+    'scripts/upgrade-postgres-major.sh',
   ]);
   const node = (files: Record<string, string>) =>
     (load(files['patroni/pg-1.yml']) as { postgresql: { data_dir: string; bin_dir: string } }).postgresql;

@@ -1,7 +1,8 @@
 /**
  * Writes a stack with the real generator CLI (bin/grafana-ha.js), the way a
- * user would, into a fresh temp folder (GGHA_LAB_GENERATOR picks another generator checkout). The lab's toolchain ships PostgreSQL 18
- * only (Debian forky has no postgresql-17), so stacks default to major 18 here.
+ * user would, into a fresh temp folder (GGHA_LAB_GENERATOR picks another generator checkout). Stacks
+ * default to PostgreSQL 18, the major the lab's real-program tests also run (lab/toolchain.sh); the
+ * engine has a stand-in for each major the generator offers (lab/images/build.sh).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -52,7 +53,7 @@ export function generatorBin(): string {
 
 /**
  * Writes a stack with other options (e.g. --db-mode external …) into a fresh temp folder. PostgreSQL
- * is the default major (18, the one the stand-in image runs); an option for it would be refused
+ * is the default major (18); an option for it would be refused
  * where it does not apply (external mode).
  */
 export function generateStackWith(args: string[]): string {

@@ -8,6 +8,7 @@ import type { ServiceChange } from './kinds/database-mode.js';
 import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, modeOf } from './kinds/index.js';
 import { sha256 } from './record.js';
 import { composeServices, renderStack, stackParts, type GeneratedFile } from './render/index.js';
+import { QUESTIONS, type Answers } from './questions.js';
 import { STACK_FILES } from './stack-files.js';
 import { serviceNames, type Topology } from './topology.js';
 
@@ -28,6 +29,37 @@ export interface ChangePlan {
 const MODE_SWITCH_DEFAULT =
   "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.";
 
+/** The command that moves this running stack to its new --postgres-major, where one exists (Compose). */
+function majorUpgradeCommand(after: Topology): string | undefined {
+  if (DEPLOY_TARGETS[after.answers.deployTarget].planRerun) return undefined;
+  return modeOf(after.database).majorUpgradeCommand;
+}
+
+/** A new major is applied alone: its script dumps and restores the cluster, and plans nothing else. */
+function majorUpgradeRefusals(before: Topology, after: Topology): string[] {
+  const was = before.answers;
+  const now = after.answers;
+  const change = `--postgres-major ${was.postgresMajor} → ${now.postgresMajor}`;
+  if (now.postgresMajor < was.postgresMajor) {
+    return [
+      `${change}: a downgrade. A dump of a newer major may not restore into an older one. To go back after an upgrade, restore the dump it kept (${STACK_FILES.dumps.path}/) into a new stack of major ${now.postgresMajor}, as README.md shows.`,
+    ];
+  }
+  if (!majorUpgradeCommand(after)) {
+    return [
+      `${change}: PostgreSQL cannot start on a data directory of another major version, and this stack has no upgrade script. Dump the database (pg_dump), generate a new stack in another folder with the same secrets/ copied in, start its database alone, restore the dump, then start the rest.`,
+    ];
+  }
+  const others = (Object.keys(now) as (keyof Answers)[]).filter(
+    (key) => key !== 'postgresMajor' && JSON.stringify(was[key]) !== JSON.stringify(now[key]),
+  );
+  return others.length > 0
+    ? [
+        `${change} is applied on its own (the upgrade dumps and restores the cluster): re-run with only --postgres-major first, then again for ${others.map((k) => `--${QUESTIONS.find((q) => q.name === k)?.option ?? k}`).join(', ')}.`,
+      ]
+    : [];
+}
+
 /** Answers a running stack cannot take by regenerating files. */
 function refusals(before: Topology, after: Topology): string[] {
   const was = before.answers;
@@ -45,11 +77,7 @@ function refusals(before: Topology, after: Topology): string[] {
   } else {
     out.push(...(DEPLOY_TARGETS[now.deployTarget].refusals?.(was, now) ?? []));
   }
-  if (was.postgresMajor !== now.postgresMajor) {
-    out.push(
-      `--postgres-major ${was.postgresMajor} → ${now.postgresMajor}: PostgreSQL cannot start on a data directory of another major version. Upgrade with pg_upgrade or dump/restore into a new stack.`,
-    );
-  }
+  if (was.postgresMajor !== now.postgresMajor) out.push(...majorUpgradeRefusals(before, after));
   if (was.dbMode !== now.dbMode) {
     const switchNote = DATABASE_MODES[now.dbMode].arrivingFrom[was.dbMode] ?? MODE_SWITCH_DEFAULT;
     out.push(`--db-mode ${was.dbMode} → ${now.dbMode}: the data does not move by itself; ${switchNote}`);
@@ -82,6 +110,16 @@ export function planChange(before: Topology, after: Topology, changedFiles: stri
     plan.notes.push(
       `The database mode changed (${before.answers.dbMode} → ${after.answers.dbMode}): do not start the whole stack yet. Start the database first, restore Grafana's data, then start everything, as README.md shows ("From \`single\` to \`patroni\`" for that move).`,
     );
+    return plan;
+  }
+
+  // A new major: the upgrade script does the whole change (the refusals keep it alone).
+  const upgrade = majorUpgradeCommand(after);
+  if (before.answers.postgresMajor !== after.answers.postgresMajor && upgrade) {
+    plan.notes.push(
+      `PostgreSQL ${before.answers.postgresMajor} → ${after.answers.postgresMajor}: Grafana is down while the upgrade script dumps the database, starts the nodes again empty on the new image and restores the dump. Until it has run, do not start the database nodes: PostgreSQL ${after.answers.postgresMajor} cannot open their data.`,
+    );
+    plan.commands.push(upgrade);
     return plan;
   }
 

@@ -27,6 +27,8 @@ export const STACK_FILES = {
   compose: { path: 'compose.yaml' },
   readme: { path: 'README.md' },
   gitignore: { path: '.gitignore' },
+  /** Database dumps a script writes (a major upgrade's): Grafana's data, kept out of version control like the secrets. */
+  dumps: { path: 'dumps' },
   grafanaIni: { path: 'grafana/grafana.ini', inContainer: '/etc/grafana/grafana.ini' },
   /** Sets Grafana's alerting gossip addresses to the replica's IP on `app`, then runs the image's entrypoint. */
   gossipWrapper: { path: 'grafana/gossip-address.sh', inContainer: '/etc/grafana/gossip-address.sh' },

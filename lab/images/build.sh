@@ -20,10 +20,15 @@ eval "$(bash "$repo/lab/engine.sh" env)"
 
 # The names the generator pins: one source of truth, generators/app/catalog.ts.
 # shellcheck disable=SC2046
-read -r IMG_GRAFANA IMG_ETCD IMG_HAPROXY IMG_NGINX IMG_POSTGRES <<<"$(cd "$repo" && node --input-type=module -e "
+read -r IMG_GRAFANA IMG_ETCD IMG_HAPROXY IMG_NGINX <<<"$(cd "$repo" && node --input-type=module -e "
   const c = await import('./dist/generators/app/catalog.js');
-  console.log([c.IMAGES.grafana(c.GRAFANA_DEFAULT_VERSION), c.IMAGES.etcd, c.IMAGES.haproxy, c.IMAGES.nginx, c.POSTGRES_IMAGES[18]].join(' '));
+  console.log([c.IMAGES.grafana(c.GRAFANA_DEFAULT_VERSION), c.IMAGES.etcd, c.IMAGES.haproxy, c.IMAGES.nginx].join(' '));
 ")"
+# Every PostgreSQL major the stack offers, as MAJOR=IMAGE lines (a re-run can upgrade from one to the next).
+mapfile -t PG_IMAGES < <(cd "$repo" && node --input-type=module -e "
+  const c = await import('./dist/generators/app/catalog.js');
+  for (const [major, image] of Object.entries(c.POSTGRES_IMAGES)) console.log(major + '=' + image);
+")
 
 base_rootfs() {
   [[ -x "$base/usr/bin/apt-get" ]] && return
@@ -53,9 +58,9 @@ import_rootfs() {
   tar -C "$cache/rootfs/$1" --exclude=./proc/* -c . | docker import - "ggha-standin-rootfs/$1" >/dev/null
 }
 
-# build IMAGE CONTEXT HASH
+# build IMAGE CONTEXT HASH [DOCKER-BUILD-ARGS...]
 build() {
-  docker build -q --pull=false --label "ggha.standin=$3" -t "$1" "$2" >/dev/null
+  docker build -q --pull=false --label "ggha.standin=$3" -t "$1" "${@:4}" "$2" >/dev/null
   echo "images: built $1"
 }
 
@@ -114,24 +119,32 @@ fi
 
 # --- postgres: postgres 999:999 before the packages; no main cluster; listen on all
 # addresses in the sample config; a local apt repository in place of PGDG's source.
-h=$(hash_of postgres/Dockerfile postgres/docker-entrypoint.sh build.sh)
-if [[ "$(current "$IMG_POSTGRES")" != "$h" ]]; then
-  rootfs postgres "groupadd --system --gid 999 postgres; useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql --shell /bin/bash postgres;
+# One image per major. Forky carries only the newest major; an older one comes from
+# trixie (the suite the official images are built on), added for that install only.
+for entry in "${PG_IMAGES[@]}"; do
+  major="${entry%%=*}" image="${entry#*=}"
+  h=$(cd "$here" && { cat postgres/Dockerfile postgres/docker-entrypoint.sh build.sh; echo "$major"; } | sha256sum | cut -c1-16)
+  [[ "$(current "$image")" == "$h" ]] && continue
+  rootfs "postgres-$major" "groupadd --system --gid 999 postgres; useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql --shell /bin/bash postgres;
     mkdir -p /var/lib/postgresql; chown postgres:postgres /var/lib/postgresql;
     $install_pkgs postgresql-common gosu;
     sed -ri 's/#(create_main_cluster) .*\$/\1 = false/' /etc/postgresql-common/createcluster.conf;
-    $install_pkgs postgresql-18;
-    sed -ri \"s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!\" /usr/share/postgresql/18/postgresql.conf.sample;
-    grep -F \"listen_addresses = '*'\" /usr/share/postgresql/18/postgresql.conf.sample;
+    apt-cache show postgresql-$major >/dev/null 2>&1 || { echo 'deb $mirror trixie main' > /etc/apt/sources.list.d/trixie.list; apt-get update -qq; };
+    $install_pkgs postgresql-$major;
+    rm -f /etc/apt/sources.list.d/trixie.list; apt-get update -qq;
+    sed -ri \"s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!\" /usr/share/postgresql/$major/postgresql.conf.sample;
+    grep -F \"listen_addresses = '*'\" /usr/share/postgresql/$major/postgresql.conf.sample;
     mkdir -p /docker-entrypoint-initdb.d /var/run/postgresql; chown postgres:postgres /var/run/postgresql; chmod 3777 /var/run/postgresql;
     apt-get install -y -qq --no-install-recommends --download-only patroni python3-etcd curl pgbackrest;
     mkdir -p /usr/local/share/ggha-standin-apt; mv /var/cache/apt/archives/*.deb /usr/local/share/ggha-standin-apt/;
     rm -f /etc/apt/sources.list; rm -rf /etc/apt/sources.list.d/*;
     echo 'deb [trusted=yes] file:/usr/local/share/ggha-standin-apt ./' > /etc/apt/sources.list.d/pgdg.list"
-  (cd "$cache/rootfs/postgres/usr/local/share/ggha-standin-apt" && apt-ftparchive packages . > Packages)
-  import_rootfs postgres
-  build "$IMG_POSTGRES" "$here/postgres" "$h"
-fi
+  (cd "$cache/rootfs/postgres-$major/usr/local/share/ggha-standin-apt" && apt-ftparchive packages . > Packages)
+  import_rootfs "postgres-$major"
+  if [[ "$major" -ge 18 ]]; then pgdata="/var/lib/postgresql/$major/docker" volume=/var/lib/postgresql
+  else pgdata=/var/lib/postgresql/data volume=/var/lib/postgresql/data; fi
+  build "$image" "$here/postgres" "$h" --build-arg "PG_MAJOR=$major" --build-arg "PGDATA=$pgdata" --build-arg "DATA_VOLUME=$volume"
+done
 
 # --- grafana STAND-IN: Node + the stand-in server and the one npm package it uses (pg).
 h=$(cd "$repo" && cat lab/images/grafana/Dockerfile lab/images/grafana/run.sh lab/images/build.sh dist/lab/grafana-standin.js | sha256sum | cut -c1-16)

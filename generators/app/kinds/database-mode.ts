@@ -50,6 +50,8 @@ export interface DatabaseModeSpec<D> {
   livenessChecks: (db: D) => Record<string, string[] | null>;
   /** What Grafana waits for before it starts. */
   grafanaDependsOn: (db: D) => Record<string, { condition: string }> | undefined;
+  /** The command that moves a running stack (on Compose) to a new --postgres-major, when the mode has one. */
+  majorUpgradeCommand?: string;
   /** A command that takes a backup now (a restore point before Grafana's migrations), when it keeps backups. */
   restorePointCommand?: (db: D) => string | undefined;
   /** Whether it runs its own internal `db` network. */

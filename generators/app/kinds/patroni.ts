@@ -20,7 +20,7 @@ import {
 } from '../render/compose-parts.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
 import { renderTemplate } from '../render/templates.js';
-import { IN_IMAGE, readOnlyMount, script, SECRETS_IN_CONTAINER, type GeneratedFile } from '../stack-files.js';
+import { IN_IMAGE, readOnlyMount, script, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
 import { SECRETS } from '../secret-specs.js';
 import { numbered, type NonEmpty } from '../numbered.js';
@@ -30,7 +30,15 @@ import type { HandSteps } from './deploy-target.js';
 import { haproxyInitAddr, type ServerNames } from './load-balancer.js';
 import { MAXIMUM_LAG_ON_FAILOVER, renderPatroniConfig } from './patroni-yaml.js';
 import { initSqlFile, postgresData } from './postgres.js';
-import { BACKUP_FILES, backupFiles, backupMounts, backupRepository, PGBACKREST_BINARY, type BackupRepository } from './pgbackrest.js';
+import {
+  BACKUP_FILES,
+  backupFiles,
+  backupMounts,
+  backupRepository,
+  clusterReset,
+  PGBACKREST_BINARY,
+  type BackupRepository,
+} from './pgbackrest.js';
 
 /** The files a Patroni stack adds, and where its containers see them. */
 export const PATRONI_FILES = {
@@ -39,6 +47,8 @@ export const PATRONI_FILES = {
   etcdAddMember: script('scripts/etcd-add-member.sh'),
   /** Recreates PostgreSQL nodes (image rebuilt) one at a time, the leader last after a switchover: `[NODE...]`. */
   rollingRestart: script('scripts/rolling-restart.sh'),
+  /** After a re-run with a new --postgres-major: dump, new empty nodes on the new image, restore. `--yes [--from-dump FILE]`. */
+  upgradeMajor: script('scripts/upgrade-postgres-major.sh'),
   /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
   nodeConfig: { path: 'patroni', inContainer: '/etc/patroni/patroni.yml' },
   /** The Patroni nodes' image: built by `docker compose build` from this folder. */
@@ -336,7 +346,7 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
             PGBACKREST_BINARY,
             "load the repository's key\n# first, or pgbackrest cannot read the backups.",
           ),
-          ...backupFiles(t, db, backups),
+          ...backupFiles(t, db, backups, PATRONI_FILES.upgradeMajor.path),
         ]
       : []),
     {
@@ -368,6 +378,24 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         restApiPort: patroni.nodes[0].restApiPort,
         synchronous: patroni.synchronous,
         maxLag: MAXIMUM_LAG_ON_FAILOVER,
+      }),
+    },
+    {
+      path: PATRONI_FILES.upgradeMajor.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/upgrade-postgres-major.sh', {
+        script: PATRONI_FILES.upgradeMajor.command,
+        major: patroni.postgresMajor,
+        ...clusterReset(t, db),
+        restApiPort: patroni.nodes[0].restApiPort,
+        grafana: t.grafana.replicas.map((r) => r.name),
+        database: t.grafana.database.name,
+        role: t.grafana.database.user,
+        dumpsDir: STACK_FILES.dumps.path,
+        initSql: PATRONI_FILES.initSql.inContainer,
+        backups: backups
+          ? { override: BACKUP_FILES.upgradeOverride.path, stanza: backups.stanza, backupScript: BACKUP_FILES.backup.command }
+          : null,
       }),
     },
     {
@@ -443,7 +471,9 @@ function planCommands(was: Answers, after: Topology, db: PatroniCluster, change:
 
   // 2. New PostgreSQL nodes clone the current primary (pg_basebackup) on their first start.
   const newNodes = db.patroni.nodes.filter((n) => isNew(n.name)).map((n) => n.name);
-  if (newNodes.length > 0) commands.push(`docker compose up -d --no-deps --build ${newNodes.join(' ')}`);
+  // Not --no-deps: their dependencies are etcd members only (already started), and Compose 2.26–2.29
+  // labels a --no-deps container with another config hash, which the next plain `up` recreates.
+  if (newNodes.length > 0) commands.push(`docker compose up -d --build ${newNodes.join(' ')}`);
   // A changed image (a new PostgreSQL minor or Patroni release) rebuilds every node; a changed definition, those nodes.
   const imageChanged = files(after, db).some((f) => f.path.startsWith(`${PATRONI_FILES.image.path}/`) && fileChanged(f.path));
   const recreatedNodes = db.patroni.nodes.filter((n) => !isNew(n.name) && (imageChanged || redefined(n.name))).map((n) => n.name);
@@ -527,6 +557,7 @@ export const patroni: DatabaseModeSpec<PatroniCluster> = {
     [db.dbRouter.name]: httpProbe(db.dbRouter.statusPort, '/stats'),
   }),
   grafanaDependsOn: (db) => ({ [db.dbRouter.name]: { condition: 'service_healthy' } }),
+  majorUpgradeCommand: `${PATRONI_FILES.upgradeMajor.command} --yes`,
   restorePointCommand: (db) => (db.patroni.backups ? `${BACKUP_FILES.backup.command} incr` : undefined),
   usesDbNetwork: true,
   files,

@@ -48,6 +48,7 @@ const COMPOSE_ONLY_FILES: readonly string[] = [
   STACK_FILES.lbRotation.path,
   PATRONI_FILES.etcdAddMember.path,
   PATRONI_FILES.rollingRestart.path,
+  PATRONI_FILES.upgradeMajor.path,
 ];
 
 export type SwarmRole = HostBoundRole | 'grafana';

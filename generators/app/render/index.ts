@@ -46,9 +46,10 @@ function readmeFacts(t: Topology) {
   return {
     title: mode.title(oneReplica),
     adminPasswordFile: SECRETS.grafanaAdmin.file,
-    refusedChanges: mode.runsPostgres
-      ? 'the project name, the PostgreSQL major version or the database mode'
-      : 'the project name or the database mode',
+    refusedChanges:
+      mode.runsPostgres && !mode.majorUpgradeCommand
+        ? 'the project name, the PostgreSQL major version or the database mode'
+        : 'the project name or the database mode',
     containerUsers: mode.runsPostgres ? 'Grafana as 472, PostgreSQL as 999' : 'Grafana as 472',
     /** How Grafana's connection to an external database is protected, for the limits. */
     externalDbLink: mode.runsPostgres ? undefined : `Grafana reaches your database with \`ssl_mode=${sslMode}\`: ${EXTERNAL_SSL[sslMode]}.`,
@@ -83,7 +84,10 @@ export function stackParts(t: Topology): GeneratedFile[] {
     },
     ...LOAD_BALANCERS[t.loadBalancer.kind].files(t),
     ...modeOf(t.database).files(t, t.database),
-    { path: STACK_FILES.gitignore.path, contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/` }) },
+    {
+      path: STACK_FILES.gitignore.path,
+      contents: renderTemplate('stack/gitignore', { secretsDir: `${SECRETS_DIR}/`, dumpsDir: `${STACK_FILES.dumps.path}/` }),
+    },
   ];
 }
 

@@ -81,6 +81,24 @@ export interface TemplateData {
     restApiPort: number;
   };
   'patroni/restore-from-backup.sh': { stanza: string };
+  'patroni/upgrade-postgres-major.sh': {
+    script: string;
+    major: number;
+    nodes: string[];
+    first: string;
+    others: string[];
+    volumes: string[];
+    etcd: string;
+    dcsPrefix: string;
+    restApiPort: number;
+    grafana: string[];
+    database: string;
+    role: string;
+    dumpsDir: string;
+    initSql: string;
+    /** With backups: the first start's override, and the stanza it moves to the new cluster. */
+    backups: { override: string; stanza: string; backupScript: string } | null;
+  };
   'patroni/rolling-restart.sh': { script: string; nodes: string[]; restApiPort: number; synchronous: boolean; maxLag: number };
   'patroni/backup-after-promotion.sh': { stanza: string };
   'patroni/with-secrets.sh': { secretsDir: string; secretVariables: { variable: string; secret: string }[] };
@@ -88,7 +106,7 @@ export interface TemplateData {
   'postgres/create-grafana-db.sql': { passwordFile: string; role: string; database: string };
   'stack/etcd-add-member.sh': { script: string; members: string[]; peerPort: number };
   'grafana/gossip-address.sh': { entrypoint: string; network: string; port: number };
-  'stack/gitignore': { secretsDir: string };
+  'stack/gitignore': { secretsDir: string; dumpsDir: string };
   'swarm/wait.sh': { project: string; script: string; limitSeconds: number };
   'swarm/label-nodes.sh': {
     script: string;
