@@ -353,3 +353,25 @@ describe('database modes', () => {
     expect(filesFor({})['README.md']).not.toMatch(/no database HA/);
   });
 });
+
+describe('the failover drill script', () => {
+  it('probes through the DB router from a replica and through the published LB port, and fails on a lost acknowledged write', () => {
+    const drill = filesFor({ httpPort: 9090, patroniNodes: 4 })['scripts/failover-drill.sh']!;
+    expect(drill).toContain('for n in pg-1 pg-2 pg-3 pg-4; do');
+    expect(drill).toContain('host=db-router port=5432 dbname=postgres user=postgres connect_timeout=2');
+    expect(drill).toContain('http://127.0.0.1:9090/api/health');
+    expect(drill).toContain('patronictl switchover --force');
+    expect(drill).toContain('docker compose kill -s SIGKILL "$was"');
+    expect(drill).toMatch(/\[ "\$lost" -eq 0 \] \|\| \{[^\n]*exit 1; \}\n$/);
+    // The README shows it, for the stack-lab test to run as written.
+    expect(filesFor({})['README.md']).toMatch(
+      /### Rehearse a failover[\s\S]*```text\n\.\/scripts\/failover-drill\.sh\n\.\/scripts\/failover-drill\.sh --kill\n```/,
+    );
+  });
+
+  it('is left out of Swarm stacks (it drives docker compose) and of stacks without Patroni', () => {
+    const swarm = filesFor({ deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/g' } as Partial<Answers>);
+    expect(Object.keys(swarm)).not.toContain(PATRONI_FILES.failoverDrill.path);
+    expect(Object.keys(filesFor({ dbMode: 'single' }))).not.toContain(PATRONI_FILES.failoverDrill.path);
+  });
+});

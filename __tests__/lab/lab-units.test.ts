@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { acquireLabLock, releaseLabLock } from '../../lab/lab-lock.js';
 import { expandValue, parseGrafanaIni, sslOptions } from '../../lab/grafana-standin.js';
 import { planCommands } from '../../lab/generate.js';
+import { runbookCommands } from '../../lab/runbook.js';
 import { kindOf } from '../../lab/stack-lab.js';
 import { outageAround, type LoopResult } from '../../lab/clients.js';
 import { writeFileSync } from 'node:fs';
@@ -49,6 +50,31 @@ describe('re-run plan parsing', () => {
     const out =
       'Changes for the running stack:\n  apply it, from this folder, in this order:\n    ./scripts/etcd-add-member.sh etcd-4\n    docker compose kill -s USR2 lb\n    force compose.yaml\n';
     expect(planCommands(out)).toEqual(['./scripts/etcd-add-member.sh etcd-4', 'docker compose kill -s USR2 lb']);
+  });
+});
+
+describe('README runbook blocks', () => {
+  const readme = [
+    '## Start',
+    '```sh',
+    '# a comment, not a heading',
+    'docker compose up -d',
+    '```',
+    '## Rehearse',
+    '```text',
+    './scripts/drill.sh',
+    '```',
+    '  ```sh',
+    '  ./scripts/indented.sh',
+    '  ```',
+  ].join('\n');
+
+  test('reads the commands of one block language, each under the heading it stands under', () => {
+    expect(runbookCommands(readme)).toEqual([
+      { section: 'Start', command: 'docker compose up -d' },
+      { section: 'Rehearse', command: './scripts/indented.sh' },
+    ]);
+    expect(runbookCommands(readme, 'text')).toEqual([{ section: 'Rehearse', command: './scripts/drill.sh' }]);
   });
 });
 

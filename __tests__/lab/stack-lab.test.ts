@@ -9,12 +9,26 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { PATRONI_FILES } from '../../generators/app/kinds/patroni.js';
 import { STACK_FILES } from '../../generators/app/stack-files.js';
-import { ackedIds, cluster, failures, httpRequest, leaderName, pgQuery, startLoop, waitClusterSettled } from '../../lab/clients.js';
+import {
+  ackedIds,
+  cluster,
+  failures,
+  httpRequest,
+  leaderName,
+  outageAround,
+  pgQuery,
+  startLoop,
+  waitClusterSettled,
+} from '../../lab/clients.js';
+import { withEngine } from '../../lab/engine.js';
+import { runbookCommands } from '../../lab/runbook.js';
 import { generateStack } from '../../lab/generate.js';
 import { grafanaReplicaLoss, missingOnPrimary, plannedReplicaRestarts, primaryLoss, waitEveryReplicaServes } from '../../lab/scenarios.js';
-import { sleep, waitFor } from '../../lab/shell.js';
+import { runShell, sleep, waitFor } from '../../lab/shell.js';
 import { labUnavailableReason, StackLab } from '../../lab/stack-lab.js';
 
 const unavailable = labUnavailableReason();
@@ -70,6 +84,35 @@ describeLab('database failures (HAProxy LB, fast profile, synchronous replicatio
     expect(r.lost).toEqual([]);
     expect(r.oldLeaderRoleAfterRejoin).not.toBe('leader');
   });
+
+  test("the README's failover drill, run as written under the lab's own writer: it loses no probe write, and sees the outage the lab sees", async () => {
+    const readme = readFileSync(join(lab.dir, STACK_FILES.readme.path), 'utf8');
+    const drills = runbookCommands(readme, 'text').filter((c) => c.section === 'Rehearse a failover');
+    expect(drills.map((d) => d.command)).toEqual([PATRONI_FILES.failoverDrill.command, `${PATRONI_FILES.failoverDrill.command} --kill`]);
+    for (const { command } of drills) {
+      await waitClusterSettled(lab, { sync: true });
+      const writer = startLoop(lab, { method: 'POST', path: '/api/standin/writes', maxMs: 180_000 });
+      await sleep(1_000);
+      const started = Date.now();
+      const drill = await runShell(command, lab.dir, withEngine(), 240_000);
+      const writes = await writer.stop();
+      expect({ command, code: drill.code, output: drill.code === 0 ? '' : drill.output }).toEqual({ command, code: 0, output: '' });
+      const figure = (pattern: RegExp) => Number(pattern.exec(drill.output)?.[1]);
+      const scriptOutage = figure(/write outage ([\d.]+) s/);
+      const lost = figure(/probe writes \d+ acknowledged, \d+ failed, (\d+) lost/);
+      const labOutage = outageAround(writes, started);
+      console.log(
+        `failover drill: ${command}: the script's write outage ${scriptOutage.toFixed(1)} s, the lab writer's ${(labOutage / 1000).toFixed(1)} s; ` +
+          `script ${/probe writes .*/.exec(drill.output)?.[0]}; lab ${ackedIds(writes).length} acked, ${failures(writes).length} failed`,
+      );
+      expect(lost).toBe(0);
+      expect(await missingOnPrimary(lab, ackedIds(writes))).toEqual([]);
+      // Both saw the failover: a switchover, and a kill even more so, interrupts writes.
+      expect(scriptOutage).toBeGreaterThan(0);
+      expect(labOutage).toBeGreaterThan(0);
+    }
+    await waitClusterSettled(lab, { sync: true });
+  }, 600_000);
 
   test('primary stopped gracefully: same guarantees', async () => {
     const r = await primaryLoss(lab, 'stop', true);

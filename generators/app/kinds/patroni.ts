@@ -20,7 +20,7 @@ import {
 } from '../render/compose-parts.js';
 import { GRAFANA_CONN_MAX_LIFETIME_S } from '../render/grafana-ini.js';
 import { renderTemplate } from '../render/templates.js';
-import { IN_IMAGE, readOnlyMount, script, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
+import { IN_IMAGE, readOnlyMount, script, secretPath, SECRETS_IN_CONTAINER, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS } from '../networks.js';
 import { SECRETS } from '../secret-specs.js';
 import { numbered, type NonEmpty } from '../numbered.js';
@@ -47,6 +47,8 @@ export const PATRONI_FILES = {
   etcdAddMember: script('scripts/etcd-add-member.sh'),
   /** Recreates PostgreSQL nodes (image rebuilt) one at a time, the leader last after a switchover: `[NODE...]`. */
   rollingRestart: script('scripts/rolling-restart.sh'),
+  /** Rehearses a switchover (`--kill`: a primary kill) under probe writes and reads; prints the outage and lost writes. */
+  failoverDrill: script('scripts/failover-drill.sh'),
   /** After a re-run with a new --postgres-major: dump, new empty nodes on the new image, restore. `--yes [--from-dump FILE]`. */
   upgradeMajor: script('scripts/upgrade-postgres-major.sh'),
   /** Every Patroni node's own configuration (patroni/<node>.yml) is mounted here. */
@@ -56,6 +58,9 @@ export const PATRONI_FILES = {
   /** SQL creating Grafana's role and database: Patroni's post_bootstrap runs it. */
   initSql: { path: 'patroni/image/create-grafana-db.sql', inContainer: '/usr/local/share/grafana-ha/create-grafana-db.sql' },
 } as const;
+
+/** The failover drill's probe table, in the `postgres` database (not Grafana's), dropped after each drill. */
+export const FAILOVER_DRILL_TABLE = 'ggha_failover_drill';
 
 /** Where each etcd member's named volume is mounted (the image's own, root-owned 0755 directory). */
 const ETCD_DATA_VOLUME = '/var/lib/etcd';
@@ -378,6 +383,20 @@ function files(t: Topology, db: PatroniCluster): GeneratedFile[] {
         restApiPort: patroni.nodes[0].restApiPort,
         synchronous: patroni.synchronous,
         maxLag: MAXIMUM_LAG_ON_FAILOVER,
+      }),
+    },
+    {
+      path: PATRONI_FILES.failoverDrill.path,
+      mode: 0o755,
+      contents: renderTemplate('patroni/failover-drill.sh', {
+        script: PATRONI_FILES.failoverDrill.command,
+        nodes: patroni.nodes.map((n) => n.name),
+        restApiPort: patroni.nodes[0].restApiPort,
+        router: db.dbRouter.name,
+        routerPort: db.dbRouter.primaryPort,
+        lbPort: t.loadBalancer.publishedPort,
+        superuserSecret: secretPath(SECRETS.postgresSuperuser),
+        table: FAILOVER_DRILL_TABLE,
       }),
     },
     {

@@ -49,6 +49,7 @@ const COMPOSE_ONLY_FILES: readonly string[] = [
   PATRONI_FILES.etcdAddMember.path,
   PATRONI_FILES.rollingRestart.path,
   PATRONI_FILES.upgradeMajor.path,
+  PATRONI_FILES.failoverDrill.path,
 ];
 
 export type SwarmRole = HostBoundRole | 'grafana';

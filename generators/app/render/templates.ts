@@ -81,6 +81,16 @@ export interface TemplateData {
     restApiPort: number;
   };
   'patroni/restore-from-backup.sh': { stanza: string };
+  'patroni/failover-drill.sh': {
+    script: string;
+    nodes: string[];
+    restApiPort: number;
+    router: string;
+    routerPort: number;
+    lbPort: number;
+    superuserSecret: string;
+    table: string;
+  };
   'patroni/upgrade-postgres-major.sh': {
     script: string;
     major: number;
