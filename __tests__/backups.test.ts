@@ -165,6 +165,14 @@ describe('the PostgreSQL major upgrade script', () => {
     expect(files['.gitignore']!.split('\n')).toEqual(expect.arrayContaining(['secrets/', 'dumps/']));
   });
 
+  it("the READMEs say which stacks refuse a new major: Swarm's and single mode's, not Compose's with Patroni", () => {
+    const refused = /PostgreSQL major version or the database mode[\s\S]{0,60}is refused/;
+    expect(filesFor({})['README.md']).not.toMatch(/the PostgreSQL major version/);
+    expect(filesFor({ dbMode: 'single' })['README.md']).toMatch(refused);
+    const swarm = filesFor({ deployTarget: 'swarm', imageRegistry: 'registry.example.com:5000/g' } as Partial<Answers>);
+    expect(swarm['README.md']).toMatch(refused);
+  });
+
   it('without backups starts the new cluster plainly; on Swarm there is no such script', () => {
     const upgrade = filesFor({ backups: 'none' })['scripts/upgrade-postgres-major.sh']!;
     expect(upgrade).toContain('docker compose up -d --wait pg-1\n');

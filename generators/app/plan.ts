@@ -5,7 +5,7 @@
  */
 import { recreate, replicaRestartCommands } from './commands.js';
 import type { ServiceChange } from './kinds/database-mode.js';
-import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, modeOf } from './kinds/index.js';
+import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, majorUpgradeCommand, modeOf } from './kinds/index.js';
 import { sha256 } from './record.js';
 import { composeServices, renderStack, stackParts, type GeneratedFile } from './render/index.js';
 import { QUESTIONS, type Answers } from './questions.js';
@@ -29,12 +29,6 @@ export interface ChangePlan {
 const MODE_SWITCH_DEFAULT =
   "the new database starts empty (or is someone else's): move Grafana's database with pg_dump/pg_restore before you re-run with --force.";
 
-/** The command that moves this running stack to its new --postgres-major, where one exists (Compose). */
-function majorUpgradeCommand(after: Topology): string | undefined {
-  if (DEPLOY_TARGETS[after.answers.deployTarget].planRerun) return undefined;
-  return modeOf(after.database).majorUpgradeCommand;
-}
-
 /** A new major is applied alone: its script dumps and restores the cluster, and plans nothing else. */
 function majorUpgradeRefusals(before: Topology, after: Topology): string[] {
   const was = before.answers;
@@ -42,7 +36,7 @@ function majorUpgradeRefusals(before: Topology, after: Topology): string[] {
   const change = `--postgres-major ${was.postgresMajor} → ${now.postgresMajor}`;
   if (now.postgresMajor < was.postgresMajor) {
     return [
-      `${change}: a downgrade. A dump of a newer major may not restore into an older one. To go back after an upgrade, restore the dump it kept (${STACK_FILES.dumps.path}/) into a new stack of major ${now.postgresMajor}, as README.md shows.`,
+      `${change}: a downgrade. A dump of a newer major may not restore into an older one. To go back after an upgrade, generate a stack of major ${now.postgresMajor} in another folder with the same secrets/ copied in, start its database alone, and pg_restore the dump the upgrade kept (${STACK_FILES.dumps.path}/) as Grafana's role.`,
     ];
   }
   if (!majorUpgradeCommand(after)) {

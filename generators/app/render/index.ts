@@ -3,7 +3,7 @@
  * Pure: no disk writes, no secrets (files only name where secrets live).
  * The database mode and the load balancer kind add their own files (kinds/).
  */
-import { DEPLOY_TARGETS, LOAD_BALANCERS, modeOf } from '../kinds/index.js';
+import { DEPLOY_TARGETS, LOAD_BALANCERS, majorUpgradeCommand, modeOf } from '../kinds/index.js';
 import type { SslMode } from '../questions.js';
 import { IN_IMAGE, STACK_FILES, type GeneratedFile } from '../stack-files.js';
 import { NETWORKS, SECRETS, SECRETS_DIR, type SecretSpec, type Topology } from '../topology.js';
@@ -47,7 +47,7 @@ function readmeFacts(t: Topology) {
     title: mode.title(oneReplica),
     adminPasswordFile: SECRETS.grafanaAdmin.file,
     refusedChanges:
-      mode.runsPostgres && !mode.majorUpgradeCommand
+      mode.runsPostgres && !majorUpgradeCommand(t)
         ? 'the project name, the PostgreSQL major version or the database mode'
         : 'the project name or the database mode',
     containerUsers: mode.runsPostgres ? 'Grafana as 472, PostgreSQL as 999' : 'Grafana as 472',
