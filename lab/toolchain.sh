@@ -20,7 +20,7 @@ cache="${GGHA_CACHE:-/var/cache/generator-grafana-ha}"
 root="${GGHA_TOOLCHAIN:-/var/cache/generator-grafana-ha/forky}"
 suite="${GGHA_TOOLCHAIN_SUITE:-forky}"
 mirror="${GGHA_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-packages=(patroni python3-etcd etcd-server etcd-client haproxy nginx-light postgresql-18 python3-psycopg2 iproute2 procps curl ca-certificates)
+packages=(patroni python3-etcd etcd-server etcd-client haproxy nginx-light postgresql-18 python3-psycopg2 iproute2 procps curl ca-certificates shellcheck)
 stamp="$root/.ggha-toolchain"
 want="$suite ${packages[*]}"
 
