@@ -8,7 +8,7 @@ import type { ServiceChange } from './kinds/database-mode.js';
 import { DATABASE_MODES, DEPLOY_TARGETS, LOAD_BALANCERS, majorUpgradeCommand, modeOf } from './kinds/index.js';
 import { sha256 } from './record.js';
 import { composeServices, renderStack, stackParts, type GeneratedFile } from './render/index.js';
-import { QUESTIONS, type Answers } from './questions.js';
+import { QUESTIONS } from './questions.js';
 import { STACK_FILES } from './stack-files.js';
 import { serviceNames, type Topology } from './topology.js';
 
@@ -44,12 +44,10 @@ function majorUpgradeRefusals(before: Topology, after: Topology): string[] {
       `${change}: PostgreSQL cannot start on a data directory of another major version, and this stack has no upgrade script. Dump the database (pg_dump), generate a new stack in another folder with the same secrets/ copied in, start its database alone, restore the dump, then start the rest.`,
     ];
   }
-  const others = (Object.keys(now) as (keyof Answers)[]).filter(
-    (key) => key !== 'postgresMajor' && JSON.stringify(was[key]) !== JSON.stringify(now[key]),
-  );
+  const others = QUESTIONS.filter((q) => q.name !== 'postgresMajor' && JSON.stringify(was[q.name]) !== JSON.stringify(now[q.name]));
   return others.length > 0
     ? [
-        `${change} is applied on its own (the upgrade dumps and restores the cluster): re-run with only --postgres-major first, then again for ${others.map((k) => `--${QUESTIONS.find((q) => q.name === k)?.option ?? k}`).join(', ')}.`,
+        `${change} is applied on its own (the upgrade dumps and restores the cluster): re-run with only --postgres-major first, then again for ${others.map((q) => `--${q.option}`).join(', ')}.`,
       ]
     : [];
 }

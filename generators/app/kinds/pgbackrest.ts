@@ -184,7 +184,15 @@ const upgradeBootstrapConfig = () =>
  * What starting the cluster again from empty volumes removes (restore.sh, upgrade-postgres-major.sh):
  * each node's volume, and the cluster's keys in etcd, or Patroni would wait for the old leader.
  */
-export const clusterReset = (t: Topology, db: PatroniCluster) => {
+export interface ClusterReset {
+  nodes: string[];
+  first: string;
+  others: string[];
+  volumes: string[];
+  etcd: string;
+  dcsPrefix: string;
+}
+export const clusterReset = (t: Topology, db: PatroniCluster): ClusterReset => {
   const nodes = db.patroni.nodes.map((n) => n.name);
   return {
     nodes,

@@ -3,6 +3,7 @@ import ejs from 'ejs';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ClusterReset } from '../kinds/pgbackrest.js';
 import type { GrafanaReplica } from '../topology.js';
 import type { StackReadmeData } from './index.js';
 
@@ -68,18 +69,7 @@ export interface TemplateData {
   };
   'patroni/secrets-wrapper.sh': { tool: string; binary: string; why: string; withSecrets: string };
   'patroni/backup.sh': { script: string; nodes: string[]; restApiPort: number; stanza: string };
-  'patroni/restore.sh': {
-    script: string;
-    backupScript: string;
-    nodes: string[];
-    first: string;
-    others: string[];
-    volumes: string[];
-    etcd: string;
-    dcsPrefix: string;
-    override: string;
-    restApiPort: number;
-  };
+  'patroni/restore.sh': ClusterReset & { script: string; backupScript: string; override: string; restApiPort: number };
   'patroni/restore-from-backup.sh': { stanza: string };
   'patroni/failover-drill.sh': {
     script: string;
@@ -91,15 +81,9 @@ export interface TemplateData {
     superuserSecret: string;
     table: string;
   };
-  'patroni/upgrade-postgres-major.sh': {
+  'patroni/upgrade-postgres-major.sh': ClusterReset & {
     script: string;
     major: number;
-    nodes: string[];
-    first: string;
-    others: string[];
-    volumes: string[];
-    etcd: string;
-    dcsPrefix: string;
     restApiPort: number;
     grafana: string[];
     database: string;
